@@ -1,0 +1,63 @@
+// bench: Yantra's benchmarks, each run beside its peer on the same machine so that every
+// speed figure is a ratio measured in one run. Each prints a table and one final JSON line.
+//
+//   IndexBenchOptions o;
+//   o.corpus = "/usr/lib/python3.11";
+//   IndexBenchResult r = run_index_bench(o).take();
+//   std::cout << r.table << r.json_line << "\n";
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+
+namespace yantra::bench {
+
+struct IndexBenchOptions {
+  std::string corpus = "/usr/lib/python3.11";
+  std::string yantra_binary;  // default: this process's own executable (/proc/self/exe)
+  std::string peers_dir;      // default: ../shared/peers relative to the source checkout,
+                              // or $YANTRA_PEERS
+  std::string python = "/usr/bin/python3";
+  std::string ctags = "ctags";
+  std::string work_dir;  // default: a fresh temporary directory, removed afterwards
+  bool run_gold = true;   // the reference graph builder (about 15 s on the stdlib)
+  bool run_ctags = true;
+};
+
+// One measured process.
+struct Measured {
+  std::string name;
+  double seconds = 0;
+  uint64_t peak_rss_bytes = 0;
+  int exit_code = 0;
+  bool ran = false;     // false: disabled, or the peer is missing or failed (see not_run)
+  std::string not_run;  // why it did not run, for the table and the JSON line
+};
+
+struct IndexBenchResult {
+  uint64_t files = 0, bytes = 0;
+  Measured cold, incremental, gold, ctags;
+  size_t incremental_files_parsed = 0;
+  // Resolved call edges of the reference graph that the index also has (same caller and
+  // callee qualified names), and how many the reference has.
+  uint64_t gold_calls = 0, gold_calls_found = 0;
+  std::vector<std::string> gold_calls_missing_sample;  // up to 20 "caller -> callee"
+  std::string table;      // human-readable, several lines
+  std::string json_line;  // one line of JSON, the last thing printed
+};
+
+Result<IndexBenchResult> run_index_bench(const IndexBenchOptions& options);
+
+// Reads gold_graph.py's OUT_PREFIX.edges.jsonl and a graph.db; counts the reference's
+// resolved call edges (caller qname, callee qname) that the graph.db also has.
+struct CallRecall {
+  uint64_t gold = 0, found = 0;
+  std::vector<std::string> missing_sample;  // up to 20 "caller -> callee" lines
+};
+Result<CallRecall> compare_calls_with_gold(const std::string& gold_edges_jsonl,
+                                           const std::string& graph_db);
+
+}  // namespace yantra::bench

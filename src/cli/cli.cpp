@@ -1,0 +1,87 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/base.h"
+
+namespace yantra::cli {
+namespace {
+
+int print_version() {
+  std::cout << "yantra 0.1.0\n";
+  return 0;
+}
+
+Handler declare_version(CLI::App&) { return print_version; }
+
+int print_help() {
+  std::cout << "yantra: a local, self-improving code generator.\n\n"
+               "usage: yantra COMMAND [OPTIONS]\n\ncommands:\n";
+  size_t width = 0;
+  for (const Command& c : commands()) width = std::max(width, c.name.size());
+  for (const Command& c : commands())
+    std::cout << "  " << c.name << std::string(width - c.name.size() + 2, ' ') << c.help << "\n";
+  std::cout << "\n`yantra COMMAND --help` describes a command's options; each option can also be\n"
+               "set by the YANTRA_* environment variable its help names.\n";
+  return 0;
+}
+
+Handler declare_help(CLI::App&) { return print_help; }
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"index", "parse a Python repository into its code graph (.yantra/graph.db)", declare_index},
+      {"graph", "query the code graph: stats | show | callers | callees | tests", declare_graph},
+      {"bench", "benchmarks beside their peers: bench index", declare_bench},
+      {"demo", "index Debian's CPython standard library and print its graph summary",
+       declare_demo},
+      {"help", "print this list", declare_help},
+      {"version", "print the version", declare_version},
+  };
+  return table;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> names;
+  for (const Command& c : commands()) names.emplace_back(c.name);
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")
+    return print_help();
+  std::string_view first = argv[1];
+  if (first == "--version") return print_version();
+  if (!first.starts_with("-") &&
+      std::find(names.begin(), names.end(), first) == names.end()) {
+    std::cerr << "yantra: unknown command '" << first << "'";
+    if (auto near = closest_match(first, names)) std::cerr << "; did you mean '" << *near << "'?";
+    std::cerr << "\nrun `yantra help` for the list of commands\n";
+    return 2;
+  }
+
+  CLI::App app{"yantra: a local, self-improving code generator", "yantra"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("", "");
+  Handler handler;
+  for (const Command& c : commands()) {
+    CLI::App* sub = app.add_subcommand(std::string(c.name), std::string(c.help));
+    Handler h = c.declare(*sub);
+    sub->callback([&handler, h] { handler = h; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return handler ? handler() : print_help();
+  } catch (const FatalError& e) {
+    std::cerr << "yantra: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "yantra: unexpected error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace yantra::cli

@@ -1,0 +1,40 @@
+// cli: the `yantra` command line, one table of subcommands.
+//
+//   int main(int argc, char** argv) { return yantra::cli::run(argc, argv); }
+//
+//   $ yantra help                 # the table: name and one line each
+//   $ yantra index ~/src/project  # each option also reads a YANTRA_* variable
+//   $ yantra indx                 # yantra: unknown command 'indx'; did you mean 'index'?
+//
+// A command declares its options on its CLI11 sub-app and returns the handler to run once
+// they are parsed. Handlers return an exit code; FatalError and other exceptions are
+// caught once, in run(), and printed as "yantra: message".
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace yantra::cli {
+
+using Handler = std::function<int()>;
+
+struct Command {
+  std::string_view name;
+  std::string_view help;
+  Handler (*declare)(CLI::App& app);
+};
+
+// Every subcommand, in the order `yantra help` lists them.
+const std::vector<Command>& commands();
+
+int run(int argc, char** argv);
+
+// Handlers of the table (one translation unit per area).
+Handler declare_index(CLI::App& app);
+Handler declare_graph(CLI::App& app);
+Handler declare_demo(CLI::App& app);
+Handler declare_bench(CLI::App& app);
+
+}  // namespace yantra::cli

@@ -1,0 +1,72 @@
+// `yantra bench ...`: each benchmark runs beside its peers on this machine and prints a
+// table, then one JSON line (`--json`: the JSON line alone).
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bench/bench.h"
+#include "cli/cli.h"
+
+namespace yantra::cli {
+namespace {
+
+struct BenchIndexArgs {
+  bench::IndexBenchOptions options;
+  bool json_out = false, no_gold = false, no_ctags = false;
+};
+
+Handler declare_bench_index(CLI::App& app) {
+  auto a = std::make_shared<BenchIndexArgs>();
+  bench::IndexBenchOptions& o = a->options;
+  app.add_option("path", o.corpus, "Python tree to index (default: /usr/lib/python3.11)")
+      ->envname("YANTRA_BENCH_CORPUS");
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  app.add_flag("--no-gold", a->no_gold, "skip the reference graph (gold_graph.py) and accuracy");
+  app.add_flag("--no-ctags", a->no_ctags, "skip ctags -R");
+  app.add_option("--peers", o.peers_dir,
+                 "directory of the peer scripts (default: shared/peers beside an ancestor of "
+                 "the yantra binary)")
+      ->envname("YANTRA_PEERS");
+  app.add_option("--work", o.work_dir,
+                 "keep the copied corpus, store and peer outputs in DIR (default: a temporary "
+                 "directory, removed)")
+      ->envname("YANTRA_BENCH_WORK");
+  app.add_option("--python", o.python, "Python for the peer scripts (default: /usr/bin/python3)")
+      ->envname("YANTRA_PYTHON");
+  app.add_option("--ctags", o.ctags, "universal-ctags binary (default: ctags from PATH)")
+      ->envname("YANTRA_CTAGS");
+  return [a] {
+    a->options.run_gold = !a->no_gold;
+    a->options.run_ctags = !a->no_ctags;
+    bench::IndexBenchResult r = bench::run_index_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
+struct Bench {
+  const char* name;
+  const char* help;
+  Handler (*declare)(CLI::App& app);
+};
+
+// One entry per `yantra bench NAME`.
+constexpr Bench kBenches[] = {
+    {"index", "index a Python tree cold and incrementally, beside gold_graph.py and ctags",
+     declare_bench_index},
+};
+
+}  // namespace
+
+Handler declare_bench(CLI::App& app) {
+  app.require_subcommand(1);
+  auto handlers = std::make_shared<std::map<std::string, Handler>>();
+  for (const Bench& b : kBenches)
+    (*handlers)[b.name] = b.declare(*app.add_subcommand(b.name, b.help));
+  CLI::App* self = &app;
+  return [handlers, self] { return handlers->at(self->get_subcommands().front()->get_name())(); };
+}
+
+}  // namespace yantra::cli

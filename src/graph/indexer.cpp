@@ -1,0 +1,244 @@
+// index_repository: scan, parse what changed (on every core), reuse stored facts for the
+// rest, resolve the whole graph, write the difference.
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <thread>
+#include <unordered_set>
+
+#include "graph/facts.h"
+#include "graph/graph.h"
+#include "graph/resolve.h"
+#include "graph/store.h"
+
+namespace yantra::graph {
+namespace {
+
+// One file's journey through a run.
+struct FileJob {
+  const SourceFile* source = nullptr;
+  const StoredFile* stored = nullptr;  // its row from the previous run, if any
+  bool needs_read = false;             // new, or size/mtime changed
+  FileRow row;
+  FileFacts facts;
+  bool has_facts = false;
+  std::vector<Error> problems;
+};
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Reads, decodes and extracts one file (worker thread). Unchanged content is not parsed.
+void process(FileSystem& fs, const std::string& prefix, FileJob& job) {
+  const SourceFile& src = *job.source;
+  FileRow& row = job.row;
+  row.path = src.rel_path;
+  row.size = src.size;
+  row.mtime_ns = src.mtime_ns;
+  auto bytes = fs.read(src.abs_path);
+  if (!bytes) {
+    job.problems.push_back(Error::in(src.rel_path, bytes.error().message));
+    if (job.stored) {  // keep what we knew rather than lose the file to a passing fault
+      job.needs_read = false;
+      row.change = FileRow::Change::kNone;
+      job.problems.back().message += " (kept its previous index)";
+      return;
+    }
+    row.status = "failed", row.message = job.problems.back().message;
+    row.change = FileRow::Change::kContent;
+    return;
+  }
+  row.size = bytes->size();
+  row.hash = hash64(*bytes);
+  if (job.stored && job.stored->hash == row.hash) {  // touched, not changed
+    row.change = FileRow::Change::kStat;
+    job.needs_read = false;
+    return;
+  }
+  row.change = FileRow::Change::kContent;
+  DecodedSource decoded = decode_source(std::move(bytes).value());
+  if (!decoded.error.empty()) {
+    job.problems.push_back(Error{src.rel_path + ":" + decoded.error});
+    row.status = "failed", row.message = job.problems.back().message;
+    return;
+  }
+  job.facts = extract_facts(decoded.text, module_name_for(src.rel_path, prefix),
+                            is_test_path(src.rel_path));
+  job.has_facts = true;
+  row.n_lines = job.facts.n_lines;
+  row.syntax_errors = job.facts.syntax_errors;
+  row.status = job.facts.syntax_errors ? "syntax_errors" : "ok";
+  if (job.facts.syntax_errors) {
+    const SyntaxIssue& e = job.facts.first_errors.front();
+    job.problems.push_back(Error::at(
+        src.rel_path, e.line, e.col,
+        e.what + " (" + std::to_string(job.facts.syntax_errors) +
+            " in this file; indexed what parses)"));
+    row.message = job.problems.back().message;
+  }
+  row.facts = encode_facts(job.facts);
+}
+
+void run_parallel(size_t count, unsigned threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < count;) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < count; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+std::string package_prefix(FileSystem& fs, const std::string& root) {
+  auto st = fs.stat(root + "/__init__.py");
+  if (!st || st->type != FileStat::Type::kFile) return "";
+  return std::filesystem::path(root).filename().string();
+}
+
+}  // namespace
+
+Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options) {
+  double t0 = monotonic_seconds();
+  IndexReport report;
+  std::error_code ec;
+  std::string root = std::filesystem::weakly_canonical(options.root, ec).string();
+  if (ec || root.empty()) root = options.root;
+  auto root_stat = fs.stat(root);
+  if (!root_stat || root_stat->type != FileStat::Type::kDirectory)
+    return Error::in(options.root, "not a directory; give the path of a Python repository");
+  std::string store_dir = options.store_dir.empty() ? root + "/.yantra" : options.store_dir;
+  std::filesystem::create_directories(store_dir, ec);
+  if (ec) return Error::in(store_dir, "cannot create the store directory: " + ec.message());
+  auto lock = FileLock::try_acquire(store_dir + "/index.lock", "`yantra index`");
+  if (!lock) return lock.error();
+  report.db_path = store_dir + "/graph.db";
+  auto opened = Store::open(report.db_path, true);
+  if (!opened) return opened.error();
+  Store store = std::move(opened).value();
+
+  SourceScan scan = discover_sources(fs, root, options.sources);
+  report.problems = scan.skipped;
+  report.files_seen = scan.files.size();
+  std::string prefix = package_prefix(fs, root);
+  bool prefix_changed = store.meta("package_prefix") != prefix || store.meta("root").empty();
+  std::unordered_map<std::string, StoredFile> stored = store.files();
+
+  std::vector<FileJob> jobs(scan.files.size());
+  std::vector<size_t> to_read;
+  for (size_t i = 0; i < scan.files.size(); ++i) {
+    FileJob& job = jobs[i];
+    job.source = &scan.files[i];
+    auto it = stored.find(job.source->rel_path);
+    if (it != stored.end()) {
+      job.stored = &it->second;
+      job.needs_read = prefix_changed || it->second.size != job.source->size ||
+                       it->second.mtime_ns != job.source->mtime_ns;
+      if (prefix_changed) it->second.hash = 0;  // force a re-parse: module names moved
+    } else {
+      job.needs_read = true;
+    }
+    if (job.needs_read) to_read.push_back(i);
+  }
+  std::unordered_set<std::string_view> present;
+  for (const SourceFile& f : scan.files) present.insert(f.rel_path);
+  std::vector<std::string> removed;
+  for (const auto& [path, row] : stored)
+    if (!present.count(path)) removed.push_back(path);
+  report.files_removed = removed.size();
+  report.scan_seconds = monotonic_seconds() - t0;
+
+  double t1 = monotonic_seconds();
+  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  {
+    Progress progress("indexing", to_read.size());
+    if (!options.progress) progress.finish();
+    run_parallel(to_read.size(), threads, [&](size_t k) {
+      process(fs, prefix, jobs[to_read[k]]);
+      progress.advance();
+    });
+  }
+  report.parse_seconds = monotonic_seconds() - t1;
+
+  bool any_change = !removed.empty();
+  std::vector<int64_t> reuse_ids;
+  for (FileJob& job : jobs) {
+    for (auto& p : job.problems) report.problems.push_back(std::move(p));
+    if (job.row.change == FileRow::Change::kContent) {
+      any_change = true;
+      report.files_parsed += job.has_facts;
+      report.bytes_parsed += job.has_facts ? job.row.size : 0;
+      report.files_failed += !job.has_facts;
+    } else if (job.stored) {
+      reuse_ids.push_back(job.stored->id);
+    }
+  }
+  if (!any_change) {
+    report.up_to_date = true;
+    report.files_unchanged = scan.files.size();
+    report.seconds = monotonic_seconds() - t0;
+    return report;
+  }
+
+  double t2 = monotonic_seconds();
+  std::unordered_map<int64_t, std::string> blobs = store.facts_blobs(reuse_ids);
+  std::vector<const FileFacts*> facts;
+  std::vector<std::string> fact_paths;
+  for (FileJob& job : jobs) {
+    if (!job.has_facts && job.stored && job.row.change != FileRow::Change::kContent) {
+      auto blob = blobs.find(job.stored->id);
+      job.has_facts = blob != blobs.end() && decode_facts(blob->second, job.facts);
+      if (job.has_facts) report.files_unchanged++;
+    }
+    if (!job.has_facts) continue;
+    report.syntax_errors += job.facts.syntax_errors;
+    report.files_with_syntax_errors += job.facts.syntax_errors > 0;
+    facts.push_back(&job.facts);
+    fact_paths.push_back(job.source->rel_path);
+  }
+  ResolvedGraph graph = resolve_graph(facts);
+  report.resolve_seconds = monotonic_seconds() - t2;
+
+  double t3 = monotonic_seconds();
+  std::vector<FileRow> rows;
+  rows.reserve(jobs.size());
+  for (FileJob& job : jobs) rows.push_back(std::move(job.row));
+  std::vector<std::pair<std::string, std::string>> meta = {
+      {"root", root}, {"package_prefix", prefix}, {"indexed_at", utc_now()},
+      {"call_sites", std::to_string(graph.call_sites)},
+      {"call_sites_resolved", std::to_string(graph.call_sites_resolved)},
+      {"call_sites_unnamed", std::to_string(graph.call_sites_unnamed)}};
+  // A first index is built beside the store and renamed into place (see create_scratch).
+  auto scratch = store.empty() ? Store::create_scratch(report.db_path) : Result<Store>(Error{});
+  Store& target = scratch ? scratch.value() : store;
+  auto written = target.write(rows, removed, fact_paths, graph, meta);
+  if (!written) return written.error();
+  if (scratch) {
+    if (auto published = scratch->publish(store); !published) return published.error();
+  }
+  report.write_seconds = monotonic_seconds() - t3;
+
+  report.nodes = graph.nodes.size();
+  report.edges = graph.edges.size();
+  for (const auto& n : graph.nodes) report.nodes_by_kind[std::string(to_string(n.kind))]++;
+  for (const auto& e : graph.edges) {
+    report.edges_by_kind[std::string(to_string(e.kind))]++;
+    report.calls_resolved += e.kind == EdgeKind::kCalls && e.resolved;
+  }
+  report.nodes_written = written->nodes_written;
+  report.nodes_deleted = written->nodes_deleted;
+  report.edges_written = written->edges_written;
+  report.edges_deleted = written->edges_deleted;
+  report.seconds = monotonic_seconds() - t0;
+  return report;
+}
+
+}  // namespace yantra::graph

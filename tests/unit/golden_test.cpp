@@ -1,0 +1,159 @@
+// Golden-file tests of the indexer: each tests/golden/*.txt is a small repository
+//
+//   === pkg/mod.py
+//   <python source>
+//   === pkg/other.py
+//   ...
+//   ---
+//   <the expected graph, one sorted line per node and edge>
+//
+// The test writes the files to a temp directory, indexes it with the real indexer and
+// compares the graph read back from graph.db. YANTRA_UPDATE_GOLDEN=1 rewrites the expected
+// part after a deliberate change (review the diff).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "graph/graph.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kGoldenDir = fs::path(YANTRA_SOURCE_DIR) / "tests/golden";
+
+struct GoldenCase {
+  std::vector<std::pair<std::string, std::string>> files;  // path, source
+  std::string expected;
+  std::string head;  // everything before the expected graph, kept verbatim on update
+};
+
+GoldenCase read_case(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  GoldenCase c;
+  size_t sep = text.find("\n---\n");
+  c.head = text.substr(0, sep == std::string::npos ? text.size() : sep + 1);
+  c.expected = sep == std::string::npos ? "" : text.substr(sep + 5);
+  std::istringstream lines(c.head);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("=== ")) {
+      c.files.emplace_back(line.substr(4), "");
+    } else if (!c.files.empty()) {
+      c.files.back().second += line + "\n";
+    }
+  }
+  return c;
+}
+
+std::string query_lines(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::vector<std::string> rows;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    auto t = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    rows.emplace_back(t ? t : "");
+  }
+  sqlite3_finalize(s);
+  std::sort(rows.begin(), rows.end());
+  std::string out;
+  for (auto& r : rows) out += r + "\n";
+  return out;
+}
+
+// The graph as sorted text: what a reviewer reads in the golden file.
+std::string dump_graph(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::string nodes = query_lines(db, R"sql(
+    SELECT 'node ' || n.kind || ' ' || n.qname
+      || coalesce('  ' || f.path || ':' || n.line, '')
+      || CASE WHEN n.n_params IS NOT NULL THEN ' sig=' || n.signature || ' cx=' || n.complexity
+              ELSE '' END
+      || CASE WHEN n.flags != 0 THEN ' flags=' || rtrim(
+           CASE WHEN n.flags & 1 THEN 'raises,' ELSE '' END ||
+           CASE WHEN n.flags & 2 THEN 'validation,' ELSE '' END ||
+           CASE WHEN n.flags & 4 THEN 'db,' ELSE '' END ||
+           CASE WHEN n.flags & 8 THEN 'http,' ELSE '' END ||
+           CASE WHEN n.flags & 16 THEN 'io,' ELSE '' END ||
+           CASE WHEN n.flags & 32 THEN 'auth,' ELSE '' END, ',') ELSE '' END
+      || CASE WHEN n.is_async THEN ' async' ELSE '' END
+      || coalesce(' @' || replace(n.decorators, char(10), ' @'), '')
+      || CASE WHEN n.docstring IS NOT NULL THEN ' doc=' || quote(n.docstring) ELSE '' END
+    FROM nodes n LEFT JOIN files f ON f.id = n.file_id)sql");
+  std::string edges = query_lines(db, R"sql(
+    SELECT 'edge ' || e.kind || ' ' || s.qname || ' -> ' || d.qname
+      || CASE WHEN e.n > 1 THEN ' n=' || e.n ELSE '' END
+      || CASE WHEN e.resolved = 0 THEN ' unresolved' ELSE '' END
+      || CASE WHEN e.kind = 'imports' AND e.toplevel = 0 THEN ' local' ELSE '' END
+    FROM edges e JOIN nodes s ON s.id = e.src JOIN nodes d ON d.id = e.dst)sql");
+  sqlite3_close(db);
+  return nodes + edges;
+}
+
+class Golden : public testing::TestWithParam<std::string> {};
+
+TEST_P(Golden, GraphMatchesExpected) {
+  fs::path case_path = kGoldenDir / GetParam();
+  GoldenCase c = read_case(case_path);
+  ASSERT_FALSE(c.files.empty()) << case_path << " has no '=== path' sections";
+  fs::path dir = fs::temp_directory_path() / ("yantra-golden-" + std::to_string(::getpid()) + "-" +
+                                              case_path.stem().string());
+  fs::remove_all(dir);
+  for (const auto& [path, source] : c.files) {
+    fs::create_directories((dir / "repo" / path).parent_path());
+    std::ofstream(dir / "repo" / path, std::ios::binary) << source;
+  }
+  yantra::graph::IndexOptions options;
+  options.root = (dir / "repo").string();
+  options.store_dir = (dir / "store").string();
+  options.progress = false;
+  auto report = yantra::graph::index_repository(yantra::real_file_system(), options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  std::string actual = dump_graph(report->db_path);
+  fs::remove_all(dir);
+
+  const char* update = std::getenv("YANTRA_UPDATE_GOLDEN");
+  if (update && std::string(update) == "1") {
+    std::ofstream(case_path, std::ios::binary) << c.head << "---\n" << actual;
+    std::cerr << "updated " << case_path << "; review the diff and run again without the flag\n";
+    return;
+  }
+  EXPECT_EQ(actual, c.expected) << "graph of " << case_path << " changed; if that is intended, "
+                                << "run with YANTRA_UPDATE_GOLDEN=1 and review the diff";
+}
+
+std::vector<std::string> golden_cases() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(kGoldenDir))
+    if (e.path().extension() == ".txt") out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, Golden, testing::ValuesIn(golden_cases()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           std::string name = fs::path(info.param).stem().string();
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(GoldenCases, EveryNodeAndEdgeKindIsCovered) {
+  std::string all;
+  for (const auto& name : golden_cases()) all += read_case(kGoldenDir / name).expected;
+  for (const char* kind : {"node module ", "node class ", "node function ", "node method ",
+                           "node test ", "node external ", "edge contains ", "edge imports ",
+                           "edge calls ", "edge inherits ", "edge tests "})
+    EXPECT_NE(all.find(kind), std::string::npos) << "no golden case shows '" << kind << "'";
+}
+
+}  // namespace
