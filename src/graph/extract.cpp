@@ -35,8 +35,8 @@ constexpr std::pair<const char*, Cap> kCaptureNames[] = {
     {"class", Cap::kClass}, {"class.name", Cap::kClassName}, {"class.body", Cap::kClassBody},
     {"decorated", Cap::kDecorated}, {"import", Cap::kImport}, {"import.from", Cap::kImportFrom},
     {"import.future", Cap::kImportFuture}, {"call.function", Cap::kCallFunction},
-    {"bind", Cap::kBind}, {"global", Cap::kGlobal}, {"alias.target", Cap::kAliasTarget},
-    {"alias.value", Cap::kAliasValue}, {"branch", Cap::kBranch}, {"raise", Cap::kRaise},
+    {"bind", Cap::kBind}, {"global", Cap::kGlobal}, {"assign.target", Cap::kAliasTarget},
+    {"assign.value", Cap::kAliasValue}, {"branch", Cap::kBranch}, {"raise", Cap::kRaise},
     {"assert", Cap::kAssert}, {"syntax_error", Cap::kSyntaxError},
 };
 
@@ -71,7 +71,7 @@ namespace {
 // Field ids looked up once: ts_node_child_by_field_name compares strings on every call.
 struct Fields {
   TSFieldId name, definition, return_type, superclasses, module_name, alias, attribute, object,
-      function;
+      function, arguments;
   Fields() {
     const TSLanguage* l = tree_sitter_python();
     auto id = [l](const char* f) {
@@ -80,6 +80,7 @@ struct Fields {
     name = id("name"), definition = id("definition"), return_type = id("return_type");
     superclasses = id("superclasses"), module_name = id("module_name"), alias = id("alias");
     attribute = id("attribute"), object = id("object"), function = id("function");
+    arguments = id("arguments");
   }
 };
 const Fields& fields() {
@@ -454,20 +455,57 @@ class Extractor {
   }
 
   void bind_import(uint32_t scope, std::string name, std::string target) {
+    add_binding(scope, BindingFact::Kind::kImport, std::move(name), std::move(target));
+  }
+
+  // `name = value`: see queries/python.scm for the forms that bind something resolvable.
+  void on_alias(TSNode target, TSNode value, uint32_t scope) {
+    std::string name(text(target));
+    value = unwrap_parens(value);
+    const char* type = ts_node_type(value);
+    bool in_function = facts_.scopes[scope].kind == ScopeKind::kFunction;
+    if (!std::strcmp(type, "identifier") && !in_function)  // the reference graph's alias rule
+      add_binding(scope, BindingFact::Kind::kAlias, name, std::string(text(value)));
+    CallFact dotted;
+    if (decode_callee(value, dotted) && dotted.kind == CalleeKind::kDotted) {
+      add_binding(scope, BindingFact::Kind::kValue, name, join(dotted.parts));
+      return;
+    }
+    if (std::strcmp(type, "call")) return;
+    CallFact callee;
+    if (!decode_callee(ts_node_child_by_field_id(value, fields().function), callee) ||
+        callee.kind != CalleeKind::kDotted)
+      return;
+    const std::string& fn = callee.parts.back();
+    TSNode args = ts_node_child_by_field_id(value, fields().arguments);
+    TSNode first = ts_node_is_null(args) ? TSNode{} : ts_node_named_child(args, 0);
+    if (fn == "staticmethod" || fn == "classmethod") {
+      CallFact wrapped;
+      if (!ts_node_is_null(first) && decode_callee(first, wrapped) &&
+          wrapped.kind == CalleeKind::kDotted)
+        add_binding(scope, BindingFact::Kind::kValue, name, join(wrapped.parts));
+    } else if (fn == "import_module" || fn == "import_fresh_module" || fn == "__import__") {
+      if (ts_node_is_null(first) || std::strcmp(ts_node_type(first), "string")) return;
+      std::string module = python_string_value(text(first));
+      add_import(scope, false, module, "");
+      add_binding(scope, BindingFact::Kind::kImport, name, std::move(module));
+    } else {
+      add_binding(scope, BindingFact::Kind::kInstance, name, join(callee.parts));
+    }
+  }
+
+  void add_binding(uint32_t scope, BindingFact::Kind kind, std::string name, std::string target) {
     BindingFact b;
-    b.kind = BindingFact::Kind::kImport;
+    b.kind = kind;
     b.name = std::move(name);
     b.target = std::move(target);
     facts_.scopes[scope].bindings.push_back(std::move(b));
   }
 
-  void on_alias(TSNode target, TSNode value, uint32_t scope) {
-    if (facts_.scopes[scope].kind == ScopeKind::kFunction) return;
-    BindingFact b;
-    b.kind = BindingFact::Kind::kAlias;
-    b.name = std::string(text(target));
-    b.target = std::string(text(value));
-    facts_.scopes[scope].bindings.push_back(std::move(b));
+  static std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out.append(out.empty() ? "" : ".").append(p);
+    return out;
   }
 
   void on_call(TSNode function, uint32_t scope) {

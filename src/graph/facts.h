@@ -41,9 +41,11 @@ struct CallFact {
 // One name binding in a scope, in source order (the order matters for aliases).
 struct BindingFact {
   enum class Kind : uint8_t {
-    kDef = 0,     // name -> scopes[def_scope] (a def or class statement)
-    kImport = 1,  // name -> target (absolute dotted name)
-    kAlias = 2,   // name -> whatever `target` (another name) is bound to at that point
+    kDef = 0,       // name -> scopes[def_scope] (a def or class statement)
+    kImport = 1,    // name -> target (absolute dotted name)
+    kAlias = 2,     // name -> whatever `target` (another name) is bound to at that point
+    kValue = 3,     // name -> the dotted expression `target`, resolved when looked up
+    kInstance = 4,  // name -> an instance of the class that dotted `target` names
   };
   Kind kind = Kind::kDef;
   std::string name;

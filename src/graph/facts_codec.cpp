@@ -9,7 +9,7 @@
 namespace yantra::graph {
 namespace {
 
-constexpr uint32_t kFormat = 0x59460001;  // 'YF' + version 1
+constexpr uint32_t kFormat = 0x59460002;  // 'YF' + version 2
 
 class Writer {
  public:
@@ -120,7 +120,7 @@ void read_scope(Reader& r, ScopeFacts& s) {
   s.docstring = r.s();
   s.bindings.resize(r.count());
   for (auto& b : s.bindings) {
-    b.kind = static_cast<BindingFact::Kind>(r.u() % 3);
+    b.kind = static_cast<BindingFact::Kind>(r.u() % 5);
     b.name = r.s();
     b.target = r.s();
     b.def_scope = r.u32();

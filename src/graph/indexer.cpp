@@ -37,7 +37,7 @@ std::string utc_now() {
 }
 
 // Reads, decodes and extracts one file (worker thread). Unchanged content is not parsed.
-void process(FileSystem& fs, const std::string& prefix, FileJob& job) {
+void process(FileSystem& fs, const std::string& prefix, FileJob& job, bool force) {
   const SourceFile& src = *job.source;
   FileRow& row = job.row;
   row.path = src.rel_path;
@@ -58,7 +58,7 @@ void process(FileSystem& fs, const std::string& prefix, FileJob& job) {
   }
   row.size = bytes->size();
   row.hash = hash64(*bytes);
-  if (job.stored && job.stored->hash == row.hash) {  // touched, not changed
+  if (!force && job.stored && job.stored->hash == row.hash) {  // touched, not changed
     row.change = FileRow::Change::kStat;
     job.needs_read = false;
     return;
@@ -158,45 +158,57 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
 
   double t1 = monotonic_seconds();
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  {
-    Progress progress("indexing", to_read.size());
+  auto parse_all = [&](const std::vector<size_t>& which, bool force) {
+    Progress progress("indexing", which.size());
     if (!options.progress) progress.finish();
-    run_parallel(to_read.size(), threads, [&](size_t k) {
-      process(fs, prefix, jobs[to_read[k]]);
+    run_parallel(which.size(), threads, [&](size_t k) {
+      process(fs, prefix, jobs[which[k]], force);
       progress.advance();
     });
-  }
+  };
+  parse_all(to_read, false);
   report.parse_seconds = monotonic_seconds() - t1;
 
   bool any_change = !removed.empty();
-  std::vector<int64_t> reuse_ids;
-  for (FileJob& job : jobs) {
-    for (auto& p : job.problems) report.problems.push_back(std::move(p));
-    if (job.row.change == FileRow::Change::kContent) {
-      any_change = true;
-      report.files_parsed += job.has_facts;
-      report.bytes_parsed += job.has_facts ? job.row.size : 0;
-      report.files_failed += !job.has_facts;
-    } else if (job.stored) {
-      reuse_ids.push_back(job.stored->id);
-    }
-  }
+  for (const FileJob& job : jobs) any_change |= job.row.change == FileRow::Change::kContent;
   if (!any_change) {
+    for (FileJob& job : jobs)
+      for (auto& p : job.problems) report.problems.push_back(std::move(p));
     report.up_to_date = true;
     report.files_unchanged = scan.files.size();
     report.seconds = monotonic_seconds() - t0;
     return report;
   }
 
+  // Unchanged files: their stored facts. A blob this build cannot read (another format
+  // version, damage) means parsing the file again, never dropping it.
   double t2 = monotonic_seconds();
+  std::vector<int64_t> reuse_ids;
+  for (const FileJob& job : jobs)
+    if (job.stored && job.row.change != FileRow::Change::kContent) reuse_ids.push_back(job.stored->id);
   std::unordered_map<int64_t, std::string> blobs = store.facts_blobs(reuse_ids);
+  std::vector<size_t> retry;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    FileJob& job = jobs[i];
+    if (!job.stored || job.row.change == FileRow::Change::kContent) continue;
+    auto blob = blobs.find(job.stored->id);
+    if (blob == blobs.end()) continue;  // it failed before and has not changed since
+    job.has_facts = decode_facts(blob->second, job.facts);
+    if (!job.has_facts) retry.push_back(i);
+  }
+  blobs.clear();
+  parse_all(retry, true);
+
   std::vector<const FileFacts*> facts;
   std::vector<std::string> fact_paths;
   for (FileJob& job : jobs) {
-    if (!job.has_facts && job.stored && job.row.change != FileRow::Change::kContent) {
-      auto blob = blobs.find(job.stored->id);
-      job.has_facts = blob != blobs.end() && decode_facts(blob->second, job.facts);
-      if (job.has_facts) report.files_unchanged++;
+    for (auto& p : job.problems) report.problems.push_back(std::move(p));
+    if (job.row.change == FileRow::Change::kContent) {
+      report.files_parsed += job.has_facts;
+      report.bytes_parsed += job.has_facts ? job.row.size : 0;
+      report.files_failed += !job.has_facts;
+    } else {
+      report.files_unchanged++;
     }
     if (!job.has_facts) continue;
     report.syntax_errors += job.facts.syntax_errors;

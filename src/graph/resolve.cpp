@@ -4,8 +4,13 @@
 // code: LEGB lookup through enclosing function scopes, module globals (defs, imports,
 // re-exports, `from x import *`) and builtins; dotted chains through module symbol tables
 // and re-export chains; `self.m()`/`cls.m()` and `super().m()` through the class and its
-// bases (depth-first MRO approximation). What cannot be resolved becomes an external node
-// ("builtins.len", "numpy.linalg.norm", a bare "f", or "*.attr" for an unknown receiver).
+// bases (depth-first MRO approximation). These are the rules of the reference graph
+// (../shared/peers/gold_graph.py). Beyond them, names bound by assignment resolve when the
+// value does: `enc = JSONEncoder()` types `enc.encode()`, `dumps = staticmethod(m.dumps)`
+// and `json = importlib.import_module("json")` alias what they name, and `self.x` in a
+// mixin that lacks x is looked up in the classes that inherit the mixin.
+// What cannot be resolved becomes an external node ("builtins.len", "numpy.linalg.norm",
+// a bare "f", or "*.attr" for an unknown receiver).
 #include "graph/resolve.h"
 
 #include <algorithm>
@@ -30,6 +35,8 @@ struct Scope {
   const ScopeFacts* facts = nullptr;
   NameMap defs;
   ImportMap imports;
+  ImportMap values;     // name -> dotted expression it was assigned
+  ImportMap instances;  // name -> dotted constructor it was assigned a call of
   uint32_t cls = UINT32_MAX;  // methods (and closures in them): the class node
   std::string_view self_name;
 
@@ -41,10 +48,10 @@ struct Scope {
   }
 };
 
-enum class How { kSelf, kDef, kImport, kLocal, kGlobal, kBuiltin, kUnknown };
+enum class How { kSelf, kInstance, kDef, kImport, kLocal, kGlobal, kBuiltin, kUnknown };
 struct Lookup {
   How how = How::kUnknown;
-  uint32_t node = 0;         // kDef, kSelf (the class)
+  uint32_t node = 0;         // kDef, kSelf and kInstance (the class)
   std::string_view target;  // kImport
 };
 
@@ -188,6 +195,8 @@ class Resolver {
               break;
             case BindingFact::Kind::kImport: s.imports.try_emplace(b.name, b.target); break;
             case BindingFact::Kind::kAlias: bind_alias(s, b); break;
+            case BindingFact::Kind::kValue: s.values.try_emplace(b.name, b.target); break;
+            case BindingFact::Kind::kInstance: s.instances.try_emplace(b.name, b.target); break;
           }
         }
       }
@@ -215,6 +224,7 @@ class Resolver {
       if (s->cls != UINT32_MAX && name == s->self_name) return {How::kSelf, s->cls, {}};
       if (auto d = s->defs.find(name); d != s->defs.end()) return {How::kDef, d->second, {}};
       if (auto i = s->imports.find(name); i != s->imports.end()) return {How::kImport, 0, i->second};
+      if (Lookup a = assigned(*s, name); a.how != How::kUnknown) return a;
       if (s->has_local(name)) return {How::kLocal, 0, {}};
       first = false;
       s = s->parent;
@@ -222,6 +232,7 @@ class Resolver {
     const Scope& m = *scope.module;
     if (auto d = m.defs.find(name); d != m.defs.end()) return {How::kDef, d->second, {}};
     if (auto i = m.imports.find(name); i != m.imports.end()) return {How::kImport, 0, i->second};
+    if (Lookup a = assigned(m, name); a.how != How::kUnknown) return a;
     if (m.has_local(name)) return {How::kGlobal, 0, {}};
     for (const auto& star : m.facts->stars) {
       int64_t r = resolve_global(star + "." + std::string(name));
@@ -229,6 +240,66 @@ class Resolver {
     }
     if (builtins_.count(name)) return {How::kBuiltin, 0, {}};
     return {How::kUnknown, 0, {}};
+  }
+
+  // A name bound by assignment to something that resolves (see the file comment).
+  Lookup assigned(const Scope& s, std::string_view name) {
+    if ((s.values.empty() && s.instances.empty()) || value_depth_ > 8) return {};
+    if (auto v = s.values.find(name); v != s.values.end()) {
+      int64_t r = resolve_value(s, v->second);
+      if (r >= 0) return {How::kDef, static_cast<uint32_t>(r), {}};
+    }
+    if (auto i = s.instances.find(name); i != s.instances.end()) {
+      int64_t r = resolve_value(s, i->second);
+      if (r >= 0 && out_.nodes[static_cast<size_t>(r)].kind == NodeKind::kClass)
+        return {How::kInstance, static_cast<uint32_t>(r), {}};
+    }
+    return {};
+  }
+
+  // A dotted expression evaluated in `scope` to a repository node, or -1.
+  int64_t resolve_value(const Scope& scope, std::string_view dotted) {
+    ++value_depth_;  // `x = x.y` must not loop
+    std::vector<std::string> parts;
+    for (auto p : split_dots(dotted)) parts.emplace_back(p);
+    Lookup l = lookup_name(scope, parts[0]);
+    int64_t r = -1;
+    if (l.how == How::kDef) r = resolve_global(join_tail(out_.nodes[l.node].qname, parts, 1));
+    if (l.how == How::kImport) r = resolve_global(join_tail(l.target, parts, 1));
+    if ((l.how == How::kSelf || l.how == How::kInstance) && parts.size() > 1)
+      r = member(l.node, parts, l.how == How::kSelf);
+    --value_depth_;
+    return r;
+  }
+
+  // obj.parts[1].parts[2]... where obj is an instance of `cls`.
+  int64_t member(uint32_t cls, const std::vector<std::string>& parts, bool may_be_subclass) {
+    int64_t m = class_lookup(cls, parts[1], false);
+    if (m < 0 && may_be_subclass) m = subclass_lookup(cls, parts[1]);
+    if (m < 0 || parts.size() == 2) return m;
+    return resolve_global(join_tail(out_.nodes[static_cast<size_t>(m)].qname, parts, 2));
+  }
+
+  // A mixin's `self.x` where x is defined only by classes that inherit the mixin: the
+  // first such class (in source order) decides.
+  int64_t subclass_lookup(uint32_t cls, std::string_view name) {
+    if (subclasses_.empty()) {
+      for (const auto& [c, scope] : class_scopes_) {
+        std::vector<uint32_t> order = mro(c);
+        for (uint32_t ancestor : order)
+          if (ancestor != c) subclasses_[ancestor].push_back(c);
+      }
+      for (auto& [c, list] : subclasses_) std::sort(list.begin(), list.end());
+      subclasses_[UINT32_MAX];  // built, even if no class has a subclass
+    }
+    auto it = subclasses_.find(cls);
+    if (it == subclasses_.end()) return -1;
+    std::vector<uint32_t> candidates = it->second;
+    for (uint32_t d : candidates) {
+      int64_t m = class_lookup(d, name, false);
+      if (m >= 0) return m;
+    }
+    return -1;
   }
 
   // A dotted name to a repository node, following re-exports; -1 if it leaves the repo.
@@ -319,6 +390,7 @@ class Resolver {
       auto cs = class_scopes_.find(c);
       if (cs == class_scopes_.end()) continue;
       if (auto d = cs->second->defs.find(name); d != cs->second->defs.end()) return d->second;
+      if (Lookup a = assigned(*cs->second, name); a.how == How::kDef) return a.node;
     }
     return -1;
   }
@@ -342,14 +414,11 @@ class Resolver {
     if (call.kind == CalleeKind::kOther) return {-1, "*." + parts[0]};
     Lookup l = lookup_name(scope, parts[0]);
     switch (l.how) {
-      case How::kSelf: {
+      case How::kSelf:
+      case How::kInstance: {
         if (parts.size() == 1) return {-1, parts[0]};
-        int64_t m = class_lookup(l.node, parts[1], false);
-        if (m >= 0) {
-          if (parts.size() == 2) return {m, {}};
-          int64_t r = resolve_global(join_tail(out_.nodes[static_cast<size_t>(m)].qname, parts, 2));
-          if (r >= 0) return {r, {}};
-        }
+        int64_t r = member(l.node, parts, l.how == How::kSelf);
+        if (r >= 0) return {r, {}};
         return {-1, "*." + parts.back()};
       }
       case How::kDef:
@@ -542,7 +611,8 @@ class Resolver {
   std::unordered_map<std::string_view, Scope*> modules_;
   std::unordered_map<uint32_t, Scope*> class_scopes_;
   std::unordered_map<std::string, int64_t> memo_;
-  std::unordered_map<uint32_t, std::vector<uint32_t>> bases_, mro_;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> bases_, mro_, subclasses_;
+  int value_depth_ = 0;
   std::unordered_set<std::string_view> builtins_;
   std::deque<std::string> external_names_;
   std::unordered_map<std::string_view, uint32_t> externals_;

@@ -81,7 +81,8 @@ CREATE TABLE nodes(
   file_id INTEGER REFERENCES files(id), line INTEGER, end_line INTEGER, col INTEGER,
   n_lines INTEGER, n_params INTEGER, signature TEXT, decorators TEXT, docstring TEXT,
   is_async INTEGER NOT NULL DEFAULT 0, complexity INTEGER, flags INTEGER NOT NULL DEFAULT 0,
-  fp INTEGER NOT NULL);
+  fp INTEGER NOT NULL,        -- fingerprint of the columns above: unchanged rows are not rewritten
+  edges_fp INTEGER NOT NULL DEFAULT 0);  -- of the node's outgoing edges: likewise
 CREATE TABLE edges(
   src INTEGER NOT NULL, kind TEXT NOT NULL, dst INTEGER NOT NULL,
   n INTEGER NOT NULL DEFAULT 1, line INTEGER, resolved INTEGER NOT NULL DEFAULT 1,

@@ -105,10 +105,15 @@ class Store {
   Result<void> check_identity();
   void exec(const char* sql);
   void write_files(const std::vector<FileRow>& files, const std::vector<std::string>& removed);
-  std::vector<int64_t> write_nodes(const std::vector<std::string>& fact_paths,
-                                   const ResolvedGraph& graph, WriteStats& stats);
-  void write_edges(const std::vector<int64_t>& db_ids, const ResolvedGraph& graph,
-                   WriteStats& stats);
+  struct NodeIds {
+    std::vector<int64_t> db_id;         // per graph node
+    std::vector<uint64_t> old_edges_fp;  // per graph node; 0 for new nodes
+    std::vector<uint64_t> new_edges_fp;  // per graph node
+    std::vector<int64_t> deleted;       // db ids of nodes that are gone
+  };
+  NodeIds write_nodes(const std::vector<std::string>& fact_paths, const ResolvedGraph& graph,
+                      WriteStats& stats);
+  void write_edges(const NodeIds& ids, const ResolvedGraph& graph, WriteStats& stats);
   void close();
   sqlite3* db_ = nullptr;
   std::string path_;

@@ -43,9 +43,13 @@
 (global_statement (identifier) @global)
 (nonlocal_statement (identifier) @global)
 
-; `alias = existing_name` keeps the alias resolvable in module and class bodies
+; `name = value` statements that bind a name to something resolvable: another name
+; (`alias = f`), a dotted name (`dumps = pyjson.dumps`), a wrapped one
+; (`dumps = staticmethod(pyjson.dumps)`), a constructor call (`enc = JSONEncoder()`) or a
+; dynamic import with a literal name (`json = importlib.import_module("json")`).
+; extract.cpp decodes the value.
 (expression_statement
-  (assignment left: (identifier) @alias.target right: (identifier) @alias.value))
+  (assignment left: (identifier) @assign.target right: (_) @assign.value))
 
 ; ---- metrics ------------------------------------------------------------------------
 ; decision points for cyclomatic complexity (McCabe, as radon counts them)
