@@ -142,7 +142,7 @@ class Extractor {
     collect_events(root, cursor);
     sweep();
     finish_scopes();
-    if (ts_node_has_error(root)) count_missing(root);
+    if (ts_node_has_error(root)) count_missing(root), locate_errors();
     return std::move(facts_);
   }
 
@@ -570,17 +570,33 @@ class Extractor {
 
   void on_syntax_error(TSNode node) {
     facts_.syntax_errors++;
-    if (facts_.first_errors.size() < 3) {
-      TSPoint p = ts_node_start_point(node);
-      facts_.first_errors.push_back({p.row + 1, p.column + 1, "syntax error"});
+    error_nodes_.push_back(node);
+  }
+
+  // An ERROR node can span most of a file (tree-sitter wraps what it could not fit); the
+  // useful locations are the innermost ones, which contain no other ERROR node.
+  void locate_errors() {
+    std::vector<SyntaxIssue> found;
+    for (size_t i = 0; i < error_nodes_.size(); ++i) {
+      bool innermost = i + 1 == error_nodes_.size() ||
+                       ts_node_start_byte(error_nodes_[i + 1]) >= ts_node_end_byte(error_nodes_[i]);
+      if (!innermost) continue;
+      TSPoint p = ts_node_start_point(error_nodes_[i]);
+      found.push_back({p.row + 1, p.column + 1, "syntax error"});
     }
+    found.insert(found.end(), facts_.first_errors.begin(), facts_.first_errors.end());  // MISSING
+    std::sort(found.begin(), found.end(), [](const SyntaxIssue& a, const SyntaxIssue& b) {
+      return a.line != b.line ? a.line < b.line : a.col < b.col;
+    });
+    if (found.size() > 3) found.resize(3);
+    facts_.first_errors = std::move(found);
   }
 
   // MISSING nodes (an absent ')' or ':') are not ERROR nodes: descend where errors are.
   void count_missing(TSNode node) {
     if (ts_node_is_missing(node)) {
       facts_.syntax_errors++;
-      if (facts_.first_errors.size() < 3) {
+      if (facts_.first_errors.size() < 3) {  // merged with ERROR locations in locate_errors()
         TSPoint p = ts_node_start_point(node);
         facts_.first_errors.push_back(
             {p.row + 1, p.column + 1, std::string("missing '") + ts_node_type(node) + "'"});
@@ -610,6 +626,7 @@ class Extractor {
   FileFacts facts_;
   std::vector<Event> events_;
   std::vector<PendingDef> defs_;
+  std::vector<TSNode> error_nodes_;  // in source order (events are sorted)
   std::unordered_map<uint32_t, std::vector<std::string>> decorators_;
 };
 

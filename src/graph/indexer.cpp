@@ -216,22 +216,33 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
     facts.push_back(&job.facts);
     fact_paths.push_back(job.source->rel_path);
   }
-  ResolvedGraph graph = resolve_graph(facts);
-  report.resolve_seconds = monotonic_seconds() - t2;
-
-  double t3 = monotonic_seconds();
+  // A first index is built beside the store and renamed into place (see create_scratch).
+  auto scratch = store.empty() ? Store::create_scratch(report.db_path) : Result<Store>(Error{});
+  Store& target = scratch ? scratch.value() : store;
   std::vector<FileRow> rows;
   rows.reserve(jobs.size());
   for (FileJob& job : jobs) rows.push_back(std::move(job.row));
+  if (auto begun = target.begin_write(rows, removed); !begun) return begun.error();
+
+  // The repository's nodes are known before its edges: the store writes them on a second
+  // thread while this one resolves the calls.
+  Resolution resolution(facts);
+  const std::vector<NodeRecord>& repository_nodes = resolution.repository_nodes();
+  Result<void> nodes_written;
+  std::thread node_writer([&] { nodes_written = target.write_nodes(fact_paths, repository_nodes); });
+  resolution.edges();
+  node_writer.join();
+  ResolvedGraph graph = resolution.take();
+  report.resolve_seconds = monotonic_seconds() - t2;
+  if (!nodes_written) return nodes_written.error();
+
+  double t3 = monotonic_seconds();
   std::vector<std::pair<std::string, std::string>> meta = {
       {"root", root}, {"package_prefix", prefix}, {"indexed_at", utc_now()},
       {"call_sites", std::to_string(graph.call_sites)},
       {"call_sites_resolved", std::to_string(graph.call_sites_resolved)},
       {"call_sites_unnamed", std::to_string(graph.call_sites_unnamed)}};
-  // A first index is built beside the store and renamed into place (see create_scratch).
-  auto scratch = store.empty() ? Store::create_scratch(report.db_path) : Result<Store>(Error{});
-  Store& target = scratch ? scratch.value() : store;
-  auto written = target.write(rows, removed, fact_paths, graph, meta);
+  auto written = target.finish_write(graph, meta);
   if (!written) return written.error();
   if (scratch) {
     if (auto published = scratch->publish(store); !published) return published.error();

@@ -19,13 +19,58 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/base.h"
 #include "graph/extract_internal.h"
 
 namespace yantra::graph {
 namespace {
 
-using NameMap = std::unordered_map<std::string_view, uint32_t>;       // name -> node
-using ImportMap = std::unordered_map<std::string_view, std::string_view>;  // name -> dotted
+uint64_t name_hash(std::string_view s) { return hash64(s); }
+
+// A scope's names: appended in source order while bindings are replayed, then frozen
+// (ordered by hash, first binding of a name wins) for binary search on integers. Most
+// scopes bind a handful of names; a hash map per scope cost more to build and free than
+// the lookups saved.
+template <class V>
+class FlatMap {
+  struct Item {
+    uint64_t hash;
+    std::string_view key;
+    V value;
+  };
+
+ public:
+  bool empty() const { return items_.empty(); }
+  void add(std::string_view key, V value) { items_.push_back({name_hash(key), key, value}); }
+  // Before freeze(): the first binding of `key` so far (a linear scan; aliases need it).
+  const V* find_so_far(std::string_view key) const {
+    for (const Item& i : items_)
+      if (i.key == key) return &i.value;
+    return nullptr;
+  }
+  void freeze() {
+    std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) {
+      return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
+    });
+    items_.erase(std::unique(items_.begin(), items_.end(),
+                             [](const Item& a, const Item& b) { return a.key == b.key; }),
+                 items_.end());
+  }
+  const V* find(std::string_view key, uint64_t hash) const {
+    auto it = std::lower_bound(items_.begin(), items_.end(), hash,
+                               [](const Item& i, uint64_t h) { return i.hash < h; });
+    for (; it != items_.end() && it->hash == hash; ++it)
+      if (it->key == key) return &it->value;
+    return nullptr;
+  }
+  const V* find(std::string_view key) const { return find(key, name_hash(key)); }
+
+ private:
+  std::vector<Item> items_;
+};
+
+using NameMap = FlatMap<uint32_t>;            // name -> node
+using ImportMap = FlatMap<std::string_view>;  // name -> dotted
 
 struct Scope {
   ScopeKind kind = ScopeKind::kModule;
@@ -72,23 +117,42 @@ std::vector<std::string_view> split_dots(std::string_view s) {
   }
 }
 
-class Resolver {
+}  // namespace
+
+class Resolution::Resolver {
  public:
   explicit Resolver(const std::vector<const FileFacts*>& files) : files_(files) {
     for (auto name : split_lines(embedded_file("python-builtins.txt"))) builtins_.insert(name);
   }
 
-  ResolvedGraph run() {
+  const std::vector<NodeRecord>& nodes() {
     create_nodes();
     bind_names();
+    freeze_mros();
+    classify_tests();
+    return out_.nodes;
+  }
+
+  void edges() {
     resolve_imports();
     resolve_calls();
     resolve_inheritance();
-    classify_tests();
     add_tests_edges();
     finish();
+  }
+
+  ResolvedGraph take() {
+    qindex_.clear();  // views into the node vector, which grows now
+    for (std::string& name : sorted_externals_) {
+      NodeRecord n;
+      n.kind = NodeKind::kExternal;
+      n.name = last_part(name);
+      n.qname = std::move(name);
+      out_.nodes.push_back(std::move(n));
+    }
     return std::move(out_);
   }
+
 
  private:
   static std::vector<std::string_view> split_lines(std::string_view text) {
@@ -108,6 +172,7 @@ class Resolver {
     for (const FileFacts* f : files_) total += f->scopes.size();
     out_.nodes.reserve(total);  // qindex_ holds views into these strings: never reallocate
     qindex_.reserve(total);
+    class_scope_of_.assign(total, nullptr);
     edge_index_.reserve(total * 4);
     scopes_.resize(files_.size());
     for (size_t fi = 0; fi < files_.size(); ++fi) {
@@ -126,7 +191,7 @@ class Resolver {
         s.node = add_node(make_node(f, fi, sf, s), std::move(qname));
         if (s.parent) add_edge(s.parent->node, s.node, EdgeKind::kContains);
         if (sf.kind == ScopeKind::kModule) modules_.try_emplace(out_.nodes[s.node].qname, &s);
-        if (sf.kind == ScopeKind::kClass) class_scopes_.try_emplace(s.node, &s);
+        if (sf.kind == ScopeKind::kClass) class_scope_of_[s.node] = &s;
         set_method_receiver(s);
       }
     }
@@ -190,29 +255,29 @@ class Resolver {
       for (Scope& s : scopes) {
         for (const BindingFact& b : s.facts->bindings) {
           switch (b.kind) {
-            case BindingFact::Kind::kDef:
-              s.defs.try_emplace(b.name, scopes[b.def_scope].node);
-              break;
-            case BindingFact::Kind::kImport: s.imports.try_emplace(b.name, b.target); break;
+            case BindingFact::Kind::kDef: s.defs.add(b.name, scopes[b.def_scope].node); break;
+            case BindingFact::Kind::kImport: s.imports.add(b.name, b.target); break;
             case BindingFact::Kind::kAlias: bind_alias(s, b); break;
-            case BindingFact::Kind::kValue: s.values.try_emplace(b.name, b.target); break;
-            case BindingFact::Kind::kInstance: s.instances.try_emplace(b.name, b.target); break;
+            case BindingFact::Kind::kValue: s.values.add(b.name, b.target); break;
+            case BindingFact::Kind::kInstance: s.instances.add(b.name, b.target); break;
           }
         }
+        s.defs.freeze(), s.imports.freeze(), s.values.freeze(), s.instances.freeze();
       }
     }
   }
 
   static void bind_alias(Scope& s, const BindingFact& b) {
-    if (s.defs.count(b.name) || s.imports.count(b.name)) return;
-    if (auto d = s.defs.find(b.target); d != s.defs.end()) {
-      s.defs.emplace(b.name, d->second);
-    } else if (auto i = s.imports.find(b.target); i != s.imports.end()) {
-      s.imports.emplace(b.name, i->second);
+    if (s.defs.find_so_far(b.name) || s.imports.find_so_far(b.name)) return;
+    if (const uint32_t* d = s.defs.find_so_far(b.target)) {
+      s.defs.add(b.name, *d);
+    } else if (const std::string_view* i = s.imports.find_so_far(b.target)) {
+      s.imports.add(b.name, *i);
     }
   }
 
   Lookup lookup_name(const Scope& scope, std::string_view name) {
+    const uint64_t h = name_hash(name);
     const Scope* s = &scope;
     bool first = true;
     while (s->kind != ScopeKind::kModule) {
@@ -222,16 +287,16 @@ class Resolver {
       }
       if (s->has_global_decl(name)) break;
       if (s->cls != UINT32_MAX && name == s->self_name) return {How::kSelf, s->cls, {}};
-      if (auto d = s->defs.find(name); d != s->defs.end()) return {How::kDef, d->second, {}};
-      if (auto i = s->imports.find(name); i != s->imports.end()) return {How::kImport, 0, i->second};
+      if (auto d = s->defs.find(name, h)) return {How::kDef, *d, {}};
+      if (auto i = s->imports.find(name, h)) return {How::kImport, 0, *i};
       if (Lookup a = assigned(*s, name); a.how != How::kUnknown) return a;
       if (s->has_local(name)) return {How::kLocal, 0, {}};
       first = false;
       s = s->parent;
     }
     const Scope& m = *scope.module;
-    if (auto d = m.defs.find(name); d != m.defs.end()) return {How::kDef, d->second, {}};
-    if (auto i = m.imports.find(name); i != m.imports.end()) return {How::kImport, 0, i->second};
+    if (auto d = m.defs.find(name, h)) return {How::kDef, *d, {}};
+    if (auto i = m.imports.find(name, h)) return {How::kImport, 0, *i};
     if (Lookup a = assigned(m, name); a.how != How::kUnknown) return a;
     if (m.has_local(name)) return {How::kGlobal, 0, {}};
     for (const auto& star : m.facts->stars) {
@@ -244,22 +309,31 @@ class Resolver {
 
   // A name bound by assignment to something that resolves (see the file comment).
   Lookup assigned(const Scope& s, std::string_view name) {
-    if ((s.values.empty() && s.instances.empty()) || value_depth_ > 8) return {};
-    if (auto v = s.values.find(name); v != s.values.end()) {
-      int64_t r = resolve_value(s, v->second);
+    if (s.values.empty() && s.instances.empty()) return {};
+    if (auto v = s.values.find(name)) {
+      int64_t r = resolve_value_once(s, *v);
       if (r >= 0) return {How::kDef, static_cast<uint32_t>(r), {}};
     }
-    if (auto i = s.instances.find(name); i != s.instances.end()) {
-      int64_t r = resolve_value(s, i->second);
+    if (auto i = s.instances.find(name)) {
+      int64_t r = resolve_value_once(s, *i);
       if (r >= 0 && out_.nodes[static_cast<size_t>(r)].kind == NodeKind::kClass)
         return {How::kInstance, static_cast<uint32_t>(r), {}};
     }
     return {};
   }
 
+  // Each binding's value is resolved once: keyed by the address of its text, which is
+  // unique per binding. The -1 written first also stops `x = x.y` from looping.
+  int64_t resolve_value_once(const Scope& s, std::string_view dotted) {
+    auto [it, inserted] = value_memo_.try_emplace(dotted.data(), -1);
+    if (!inserted) return it->second;
+    int64_t r = resolve_value(s, dotted);
+    value_memo_[dotted.data()] = r;
+    return r;
+  }
+
   // A dotted expression evaluated in `scope` to a repository node, or -1.
   int64_t resolve_value(const Scope& scope, std::string_view dotted) {
-    ++value_depth_;  // `x = x.y` must not loop
     std::vector<std::string> parts;
     for (auto p : split_dots(dotted)) parts.emplace_back(p);
     Lookup l = lookup_name(scope, parts[0]);
@@ -268,7 +342,6 @@ class Resolver {
     if (l.how == How::kImport) r = resolve_global(join_tail(l.target, parts, 1));
     if ((l.how == How::kSelf || l.how == How::kInstance) && parts.size() > 1)
       r = member(l.node, parts, l.how == How::kSelf);
-    --value_depth_;
     return r;
   }
 
@@ -283,9 +356,11 @@ class Resolver {
   // A mixin's `self.x` where x is defined only by classes that inherit the mixin: the
   // first such class (in source order) decides.
   int64_t subclass_lookup(uint32_t cls, std::string_view name) {
+    if (!mro_frozen_) return -1;  // needs every class's MRO (base lists are resolved before)
     if (subclasses_.empty()) {
-      for (const auto& [c, scope] : class_scopes_) {
-        std::vector<uint32_t> order = mro(c);
+      for (uint32_t c = 0; c < class_scope_of_.size(); ++c) {
+        if (!class_scope_of_[c]) continue;
+        const std::vector<uint32_t>& order = mro_.at(c);
         for (uint32_t ancestor : order)
           if (ancestor != c) subclasses_[ancestor].push_back(c);
       }
@@ -323,10 +398,10 @@ class Resolver {
         auto ms = modules_.find(prefix);
         if (ms == modules_.end()) break;
         const Scope& mod = *ms->second;
-        if (auto d = mod.defs.find(name); d != mod.defs.end()) {
-          res = resolve_global(out_.nodes[d->second].qname + std::string(tail), depth + 1);
-        } else if (auto im = mod.imports.find(name); im != mod.imports.end()) {
-          res = resolve_global(std::string(im->second) + std::string(tail), depth + 1);
+        if (auto d = mod.defs.find(name)) {
+          res = resolve_global(out_.nodes[*d].qname + std::string(tail), depth + 1);
+        } else if (auto im = mod.imports.find(name)) {
+          res = resolve_global(std::string(*im) + std::string(tail), depth + 1);
         } else {
           for (const auto& star : mod.facts->stars) {
             res = resolve_global(star + "." + std::string(rest), depth + 1);
@@ -360,10 +435,9 @@ class Resolver {
     if (it != bases_.end()) return it->second;
     bases_[cls] = {};  // cycle guard
     std::vector<uint32_t> out;
-    auto cs = class_scopes_.find(cls);
-    if (cs != class_scopes_.end()) {
-      for (const auto& parts : cs->second->facts->bases) {
-        int64_t r = resolve_class_expr(*cs->second->parent, parts);
+    if (const Scope* cs = class_scope(cls)) {
+      for (const auto& parts : cs->facts->bases) {
+        int64_t r = resolve_class_expr(*cs->parent, parts);
         if (r >= 0 && r != cls && std::find(out.begin(), out.end(), r) == out.end())
           out.push_back(static_cast<uint32_t>(r));
       }
@@ -384,15 +458,40 @@ class Resolver {
   }
 
   int64_t class_lookup(uint32_t cls, std::string_view name, bool skip_self) {
-    std::vector<uint32_t> order = mro(cls);
+    if (!mro_frozen_) return class_lookup_uncached(cls, name, skip_self);
+    // The same (class, name) is asked for at every self.x() site: remember the answer.
+    std::string key(name);
+    key.append(reinterpret_cast<const char*>(&cls), sizeof cls).push_back(skip_self ? 1 : 0);
+    auto [it, inserted] = class_memo_.try_emplace(std::move(key), -1);
+    if (!inserted) return it->second;
+    int64_t r = class_lookup_uncached(cls, name, skip_self);
+    class_memo_[std::string(name).append(reinterpret_cast<const char*>(&cls), sizeof cls) +
+                static_cast<char>(skip_self ? 1 : 0)] = r;
+    return r;
+  }
+
+  int64_t class_lookup_uncached(uint32_t cls, std::string_view name, bool skip_self) {
+    // Until every MRO is computed (freeze_mros), a lookup may add to mro_: iterate a copy.
+    std::vector<uint32_t> copy;
+    const std::vector<uint32_t>& order = mro_frozen_ ? mro_.at(cls) : (copy = mro(cls));
     for (uint32_t c : order) {
       if (skip_self && c == cls) continue;
-      auto cs = class_scopes_.find(c);
-      if (cs == class_scopes_.end()) continue;
-      if (auto d = cs->second->defs.find(name); d != cs->second->defs.end()) return d->second;
-      if (Lookup a = assigned(*cs->second, name); a.how == How::kDef) return a.node;
+      const Scope* cs = class_scope(c);
+      if (!cs) continue;
+      if (auto d = cs->defs.find(name)) return *d;
+      if (Lookup a = assigned(*cs, name); a.how == How::kDef) return a.node;
     }
     return -1;
+  }
+
+  void freeze_mros() {
+    for (uint32_t c = 0; c < class_scope_of_.size(); ++c)
+      if (class_scope_of_[c]) mro(c);
+    mro_frozen_ = true;
+  }
+
+  const Scope* class_scope(uint32_t node) const {
+    return node < class_scope_of_.size() ? class_scope_of_[node] : nullptr;
   }
 
   struct Target {
@@ -512,13 +611,13 @@ class Resolver {
 
   bool is_test_class(uint32_t cls) {
     if (out_.nodes[cls].name.starts_with("Test")) return true;
-    std::vector<uint32_t> order = mro(cls);
+    const std::vector<uint32_t>& order = mro_.at(cls);
     for (uint32_t c : order)
       if (out_.nodes[c].name.ends_with("TestCase")) return true;
     for (uint32_t c : order) {
-      auto cs = class_scopes_.find(c);
-      if (cs == class_scopes_.end()) continue;
-      for (const auto& parts : cs->second->facts->bases)
+      const Scope* cs = class_scope(c);
+      if (!cs) continue;
+      for (const auto& parts : cs->facts->bases)
         if (parts.back().ends_with("TestCase")) return true;
     }
     return false;
@@ -576,6 +675,8 @@ class Resolver {
   }
 
   // Externals get ids after the corpus nodes, in name order; edges are sorted.
+  // Externals get ids after the repository nodes, in name order, and edges are sorted.
+  // The node vector itself is left alone: the store may be reading it (see take()).
   void finish() {
     auto base = static_cast<uint32_t>(out_.nodes.capacity());
     std::vector<uint32_t> order(external_names_.size());
@@ -585,23 +686,30 @@ class Resolver {
     std::vector<uint32_t> final_id(order.size());
     auto first_external = static_cast<uint32_t>(out_.nodes.size());
     for (uint32_t rank = 0; rank < order.size(); ++rank) final_id[order[rank]] = first_external + rank;
-    qindex_.clear();  // views into nodes: invalid once the vector grows
-    for (uint32_t rank = 0; rank < order.size(); ++rank) {
-      NodeRecord n;
-      n.kind = NodeKind::kExternal;
-      n.qname = external_names_[order[rank]];
-      n.name = last_part(n.qname);
-      out_.nodes.push_back(std::move(n));
-    }
+    sorted_externals_.clear();
+    for (uint32_t rank = 0; rank < order.size(); ++rank)
+      sorted_externals_.push_back(std::move(external_names_[order[rank]]));
     for (EdgeRecord& e : out_.edges) {
       if (e.src >= base) e.src = final_id[e.src - base];
       if (e.dst >= base) e.dst = final_id[e.dst - base];
     }
-    std::sort(out_.edges.begin(), out_.edges.end(), [](const EdgeRecord& a, const EdgeRecord& b) {
-      if (a.src != b.src) return a.src < b.src;
-      if (a.kind != b.kind) return a.kind < b.kind;
-      return a.dst < b.dst;
-    });
+    sort_edges(first_external + order.size());
+  }
+
+  // By (src, kind, dst): a counting sort on the source, then each node's few edges.
+  void sort_edges(size_t node_count) {
+    std::vector<uint32_t> start(node_count + 1, 0);
+    for (const EdgeRecord& e : out_.edges) start[e.src + 1]++;
+    for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+    std::vector<EdgeRecord> sorted(out_.edges.size());
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    for (const EdgeRecord& e : out_.edges) sorted[next[e.src]++] = e;
+    for (size_t n = 0; n + 1 < start.size(); ++n)
+      std::sort(sorted.begin() + start[n], sorted.begin() + start[n + 1],
+                [](const EdgeRecord& a, const EdgeRecord& b) {
+                  return a.kind != b.kind ? a.kind < b.kind : a.dst < b.dst;
+                });
+    out_.edges = std::move(sorted);
   }
 
   const std::vector<const FileFacts*>& files_;
@@ -609,20 +717,31 @@ class Resolver {
   std::vector<std::vector<Scope>> scopes_;
   std::unordered_map<std::string_view, uint32_t> qindex_;
   std::unordered_map<std::string_view, Scope*> modules_;
-  std::unordered_map<uint32_t, Scope*> class_scopes_;
   std::unordered_map<std::string, int64_t> memo_;
   std::unordered_map<uint32_t, std::vector<uint32_t>> bases_, mro_, subclasses_;
-  int value_depth_ = 0;
+  std::unordered_map<const char*, int64_t> value_memo_;
+  std::unordered_map<std::string, int64_t> class_memo_;
+  std::vector<Scope*> class_scope_of_;  // by node id; null for non-classes
+  bool mro_frozen_ = false;
   std::unordered_set<std::string_view> builtins_;
   std::deque<std::string> external_names_;
+  std::vector<std::string> sorted_externals_;
   std::unordered_map<std::string_view, uint32_t> externals_;
   std::unordered_map<uint64_t, size_t> edge_index_;
 };
 
-}  // namespace
+Resolution::Resolution(const std::vector<const FileFacts*>& files)
+    : resolver_(std::make_unique<Resolver>(files)) {}
+Resolution::~Resolution() = default;
+const std::vector<NodeRecord>& Resolution::repository_nodes() { return resolver_->nodes(); }
+void Resolution::edges() { resolver_->edges(); }
+ResolvedGraph Resolution::take() { return resolver_->take(); }
 
 ResolvedGraph resolve_graph(const std::vector<const FileFacts*>& files) {
-  return Resolver(files).run();
+  Resolution r(files);
+  r.repository_nodes();
+  r.edges();
+  return r.take();
 }
 
 }  // namespace yantra::graph

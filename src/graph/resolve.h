@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,30 @@ struct ResolvedGraph {
   uint64_t call_sites = 0, call_sites_resolved = 0, call_sites_unnamed = 0;
 };
 
-// `files` in SourceScan order. Deterministic: same facts, same graph.
+// Resolution in two phases, so that the store can write the repository's nodes while the
+// calls are being resolved:
+//
+//   Resolution r(files);                      // `files` in SourceScan order; must outlive r
+//   const auto& nodes = r.repository_nodes();  // modules, classes, functions... final kinds
+//   r.edges();                                 // reads the nodes, never changes them
+//   ResolvedGraph graph = r.take();            // the same nodes, then externals; all edges
+//
+// So another thread may read `nodes` during edges(), and must be done before take().
+// Deterministic: same facts, same graph.
+class Resolution {
+ public:
+  explicit Resolution(const std::vector<const FileFacts*>& files);
+  ~Resolution();
+  Resolution(const Resolution&) = delete;
+  const std::vector<NodeRecord>& repository_nodes();
+  void edges();
+  ResolvedGraph take();
+
+ private:
+  class Resolver;
+  std::unique_ptr<Resolver> resolver_;
+};
+
 ResolvedGraph resolve_graph(const std::vector<const FileFacts*>& files);
 
 }  // namespace yantra::graph

@@ -91,12 +91,14 @@ CREATE TABLE edges(
 )sql";
 
 // Created after the rows on a first index: one sort beats 400,000 scattered inserts.
-constexpr const char* kIndexes = R"sql(
+constexpr const char* kNodeIndexes = R"sql(
 -- An unresolved name may spell a repository node's qname (calling an imported module):
 -- a qname is unique among repository nodes and among externals.
 CREATE UNIQUE INDEX nodes_by_qname ON nodes(qname, kind = 'external');
 CREATE INDEX nodes_by_name ON nodes(name);
 CREATE INDEX nodes_by_file ON nodes(file_id);
+)sql";
+constexpr const char* kEdgeIndexes = R"sql(
 CREATE INDEX edges_by_dst ON edges(dst, kind);
 )sql";
 
@@ -132,7 +134,18 @@ Result<Store> Store::open(const std::string& path, bool create) {
   return store;
 }
 
+Store::Store(Store&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      final_path_(std::move(other.final_path_)),
+      pending_(std::move(other.pending_)) {}
+
 Store::~Store() { discard(), close(); }
+
+void Store::create_indexes(bool nodes, bool edges) {
+  if (nodes) exec(kNodeIndexes);
+  if (edges) exec(kEdgeIndexes);
+}
 
 void Store::close() {
   if (db_) sqlite3_close(db_);
@@ -172,7 +185,7 @@ Result<Store> Store::create_scratch(const std::string& path) {
 
 Result<void> Store::publish(Store& replaced) {
   try {
-    exec(kIndexes);
+    create_indexes(false, true);
     exec("PRAGMA journal_mode=WAL");
   } catch (const FatalError& e) {
     return Error::in(path_, e.what());
@@ -219,7 +232,8 @@ Result<void> Store::check_identity() {
     exec("PRAGMA journal_mode=WAL");
     exec("BEGIN");
     exec(kTables);
-    exec(kIndexes);
+    exec(kNodeIndexes);
+    exec(kEdgeIndexes);
     exec(("PRAGMA application_id=" + std::to_string(kApplicationId)).c_str());
     exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     exec("COMMIT");

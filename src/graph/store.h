@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -79,10 +80,7 @@ class Store {
   static Result<Store> create_scratch(const std::string& path);
   Result<void> publish(Store& replaced);
   bool empty() const;
-  Store(Store&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)),
-        path_(std::move(other.path_)),
-        final_path_(std::move(other.final_path_)) {}
+  Store(Store&& other) noexcept;
   Store& operator=(Store&&) = delete;
   // Removes an unpublished scratch file.
   void discard();
@@ -94,30 +92,53 @@ class Store {
   // Decoded facts of the given stored files (by id); false entries could not be decoded.
   std::unordered_map<int64_t, std::string> facts_blobs(const std::vector<int64_t>& ids) const;
 
-  // Makes the store equal to (files, graph) in one transaction, touching only what changed.
-  // `fact_paths[i]` is the path of the i-th FileFacts given to resolve_graph().
-  Result<WriteStats> write(const std::vector<FileRow>& files, const std::vector<std::string>& removed,
-                           const std::vector<std::string>& fact_paths, const ResolvedGraph& graph,
-                           const std::vector<std::pair<std::string, std::string>>& meta);
+  // Makes the store equal to a resolved graph in one transaction, touching only what
+  // changed. Three steps, so that files and repository nodes are written (on another
+  // thread) while the resolver still works on the edges:
+  //
+  //   store.begin_write(files, removed);
+  //   store.write_nodes(fact_paths, resolution.repository_nodes());  // may run on a thread
+  //   store.finish_write(resolution.edges(), meta);  // externals, edges, deletions, COMMIT
+  //
+  // The steps never overlap. `fact_paths[i]` is the path of the i-th FileFacts resolved.
+  // A failed step leaves the store as it was (rollback()).
+  Result<void> begin_write(const std::vector<FileRow>& files, const std::vector<std::string>& removed);
+  Result<void> write_nodes(const std::vector<std::string>& fact_paths,
+                           const std::vector<NodeRecord>& repository_nodes);
+  Result<WriteStats> finish_write(const ResolvedGraph& graph,
+                                  const std::vector<std::pair<std::string, std::string>>& meta);
+  void rollback();
 
  private:
   explicit Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Result<void> check_identity();
   void exec(const char* sql);
   void write_files(const std::vector<FileRow>& files, const std::vector<std::string>& removed);
-  struct NodeIds {
-    std::vector<int64_t> db_id;         // per graph node
+  // What the write steps hand each other.
+  struct Pending {
+    struct Existing {
+      int64_t id;
+      uint64_t fp, edges_fp;
+      bool seen;
+    };
+    std::unordered_map<std::string, Existing> existing;  // nodes stored before this write
+    int64_t max_id = 0;
+    std::unordered_map<std::string, int64_t> file_ids;
+    std::vector<int64_t> db_id;          // per graph node
     std::vector<uint64_t> old_edges_fp;  // per graph node; 0 for new nodes
-    std::vector<uint64_t> new_edges_fp;  // per graph node
-    std::vector<int64_t> deleted;       // db ids of nodes that are gone
+    size_t repository_nodes = 0;
+    WriteStats stats;
   };
-  NodeIds write_nodes(const std::vector<std::string>& fact_paths, const ResolvedGraph& graph,
-                      WriteStats& stats);
-  void write_edges(const NodeIds& ids, const ResolvedGraph& graph, WriteStats& stats);
+  void write_node_rows(const std::vector<NodeRecord>& nodes, size_t first, size_t end,
+                       const std::vector<std::string>* fact_paths);
+  void write_edges(const ResolvedGraph& graph);
+  Result<void> failed(const FatalError& e);
+  void create_indexes(bool nodes, bool edges);
   void close();
   sqlite3* db_ = nullptr;
   std::string path_;
   std::string final_path_;  // scratch stores: where publish() puts them
+  std::unique_ptr<Pending> pending_;
 };
 
 }  // namespace yantra::graph

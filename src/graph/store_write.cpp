@@ -1,4 +1,4 @@
-// Store::write: makes the stored graph equal to a freshly resolved one by writing only the
+// Store writes: make the stored graph equal to a freshly resolved one by writing only the
 // difference. Nodes are matched by qualified name and rewritten only when their fingerprint
 // changed; a node's outgoing edges are rewritten only when the fingerprint of the whole set
 // changed, so an incremental index never reads the 300,000 edges of a large repository.
@@ -34,27 +34,45 @@ uint64_t edge_hash(const EdgeRecord& e, int64_t dst) {
   return hash64(std::string_view(reinterpret_cast<const char*>(v), sizeof v)) | 1;
 }
 
+// Keyed by qname, plus a marker for externals (see the nodes_by_qname index).
+std::string identity(std::string_view qname, bool external) {
+  std::string key(qname);
+  if (external) key += '\x01';
+  return key;
+}
+
 }  // namespace
 
-Result<WriteStats> Store::write(const std::vector<FileRow>& files,
-                                const std::vector<std::string>& removed,
-                                const std::vector<std::string>& fact_paths,
-                                const ResolvedGraph& graph,
-                                const std::vector<std::pair<std::string, std::string>>& meta) {
-  WriteStats stats;
+Result<void> Store::failed(const FatalError& e) {
+  rollback();
+  return Error::in(path_, std::string("writing the graph failed, nothing was changed: ") + e.what());
+}
+
+void Store::rollback() {
+  if (!pending_) return;
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  pending_.reset();
+}
+
+Result<void> Store::begin_write(const std::vector<FileRow>& files,
+                                const std::vector<std::string>& removed) {
   try {
     exec("BEGIN IMMEDIATE");
+    pending_ = std::make_unique<Pending>();
     write_files(files, removed);
-    NodeIds ids = write_nodes(fact_paths, graph, stats);
-    write_edges(ids, graph, stats);
-    Statement m(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
-    for (const auto& [k, v] : meta) m.bind(1, k).bind(2, v).run();
-    exec("COMMIT");
+    Statement f(db_, "SELECT id, path FROM files");
+    while (f.step()) pending_->file_ids.emplace(std::string(f.text(1)), f.int64(0));
+    Statement s(db_, "SELECT id, qname, fp, kind = 'external', edges_fp FROM nodes");
+    while (s.step()) {
+      pending_->existing.emplace(identity(s.text(1), s.int64(3) != 0),
+                                 Pending::Existing{s.int64(0), static_cast<uint64_t>(s.int64(2)),
+                                                   static_cast<uint64_t>(s.int64(4)), false});
+      pending_->max_id = std::max(pending_->max_id, s.int64(0));
+    }
   } catch (const FatalError& e) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return Error::in(path_, std::string("writing the graph failed, nothing was changed: ") + e.what());
+    return failed(e);
   }
-  return stats;
+  return {};
 }
 
 void Store::write_files(const std::vector<FileRow>& files, const std::vector<std::string>& removed) {
@@ -81,39 +99,25 @@ void Store::write_files(const std::vector<FileRow>& files, const std::vector<std
   }
 }
 
-Store::NodeIds Store::write_nodes(const std::vector<std::string>& fact_paths,
-                                 const ResolvedGraph& graph, WriteStats& stats) {
-  std::unordered_map<std::string_view, int64_t> file_ids;
-  std::vector<std::string> paths;  // owns the views above
-  {
-    Statement s(db_, "SELECT id, path FROM files");
-    std::vector<std::pair<int64_t, std::string>> rows;
-    while (s.step()) rows.emplace_back(s.int64(0), std::string(s.text(1)));
-    paths.reserve(rows.size());
-    for (auto& [id, p] : rows) file_ids.emplace(paths.emplace_back(std::move(p)), id);
+Result<void> Store::write_nodes(const std::vector<std::string>& fact_paths,
+                                const std::vector<NodeRecord>& repository_nodes) {
+  try {
+    pending_->repository_nodes = repository_nodes.size();
+    write_node_rows(repository_nodes, 0, repository_nodes.size(), &fact_paths);
+    // A new store indexes its nodes now, while the resolver still works on the edges.
+    if (!final_path_.empty()) create_indexes(true, false);
+  } catch (const FatalError& e) {
+    return failed(e);
   }
-  struct Existing {
-    int64_t id;
-    uint64_t fp, edges_fp;
-    bool seen;
-  };
-  // Keyed by qname, plus a marker for externals (see the nodes_by_qname index).
-  auto identity = [](std::string_view qname, bool external) {
-    std::string key(qname);
-    if (external) key += '\x01';
-    return key;
-  };
-  std::unordered_map<std::string, Existing> existing;
-  int64_t max_id = 0;
-  {
-    Statement s(db_, "SELECT id, qname, fp, kind = 'external', edges_fp FROM nodes");
-    while (s.step()) {
-      existing.emplace(identity(s.text(1), s.int64(3) != 0),
-                       Existing{s.int64(0), static_cast<uint64_t>(s.int64(2)),
-                                static_cast<uint64_t>(s.int64(4)), false});
-      max_id = std::max(max_id, s.int64(0));
-    }
-  }
+  return {};
+}
+
+// Inserts new nodes and rewrites changed ones among nodes[first, end).
+void Store::write_node_rows(const std::vector<NodeRecord>& nodes, size_t first, size_t end,
+                            const std::vector<std::string>* fact_paths) {
+  Pending& p = *pending_;
+  p.db_id.resize(end);
+  p.old_edges_fp.resize(end);
   Statement insert(db_,
                    "INSERT INTO nodes(id, kind, qname, name, file_id, line, end_line, col, "
                    "n_lines, n_params, signature, decorators, docstring, is_async, complexity, "
@@ -123,91 +127,94 @@ Store::NodeIds Store::write_nodes(const std::vector<std::string>& fact_paths,
                    "end_line=?7, col=?8, n_lines=?9, n_params=?10, signature=?11, decorators=?12, "
                    "docstring=?13, is_async=?14, complexity=?15, flags=?16, fp=?17, edges_fp=?18 "
                    "WHERE id=?1");
-  NodeIds ids;
-  ids.db_id.resize(graph.nodes.size());
-  ids.old_edges_fp.resize(graph.nodes.size());
-  ids.new_edges_fp.resize(graph.nodes.size());
-  std::vector<int64_t>& db_ids = ids.db_id;
-  std::vector<uint64_t> old_fp(graph.nodes.size(), 0);
-  std::vector<bool> is_new(graph.nodes.size(), false);
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    const NodeRecord& n = graph.nodes[i];
-    auto it = existing.find(identity(n.qname, n.kind == NodeKind::kExternal));
-    if (it != existing.end()) {
-      it->second.seen = true;
-      db_ids[i] = it->second.id;
-      old_fp[i] = it->second.fp;
-      ids.old_edges_fp[i] = it->second.edges_fp;
-    } else {
-      db_ids[i] = ++max_id;
-      is_new[i] = true;
-    }
-  }
-  for (const EdgeRecord& e : graph.edges) ids.new_edges_fp[e.src] += edge_hash(e, db_ids[e.dst]);
-  Statement set_edges_fp(db_, "UPDATE nodes SET edges_fp=? WHERE id=?");
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    const NodeRecord& n = graph.nodes[i];
-    int64_t file_id = n.file >= 0 ? file_ids.at(fact_paths[static_cast<size_t>(n.file)]) : 0;
+  for (size_t i = first; i < end; ++i) {
+    const NodeRecord& n = nodes[i];
+    int64_t file_id =
+        n.file >= 0 ? p.file_ids.at((*fact_paths)[static_cast<size_t>(n.file)]) : 0;
     uint64_t fp = fingerprint(n, file_id);
-    auto edges_fp = static_cast<int64_t>(ids.new_edges_fp[i]);
-    Statement* s = is_new[i] ? &insert : &update;
-    if (!is_new[i] && old_fp[i] == fp) {
-      if (ids.new_edges_fp[i] != ids.old_edges_fp[i]) set_edges_fp.bind(1, edges_fp).bind(2, db_ids[i]).run();
-      continue;
+    auto it = p.existing.find(identity(n.qname, n.kind == NodeKind::kExternal));
+    Statement* s = &insert;
+    if (it != p.existing.end()) {
+      it->second.seen = true;
+      p.db_id[i] = it->second.id;
+      p.old_edges_fp[i] = it->second.edges_fp;
+      if (it->second.fp == fp) continue;
+      s = &update;
+    } else {
+      p.db_id[i] = ++p.max_id;
     }
-    s->bind(1, db_ids[i]).bind(2, to_string(n.kind)).bind(3, n.qname).bind(4, n.name);
+    s->bind(1, p.db_id[i]).bind(2, to_string(n.kind)).bind(3, n.qname).bind(4, n.name);
     if (n.file >= 0) {
       s->bind(5, file_id).bind(6, n.line).bind(7, n.end_line).bind(8, n.col).bind(9, n.n_lines);
     }
-    if (n.n_params >= 0) {
-      s->bind(10, n.n_params).bind(11, n.signature).bind(15, n.complexity);
-    }
+    if (n.n_params >= 0) s->bind(10, n.n_params).bind(11, n.signature).bind(15, n.complexity);
     if (!n.decorators.empty()) s->bind(12, n.decorators);
     if (n.has_docstring) s->bind(13, n.docstring);
     s->bind(14, n.is_async ? 1 : 0).bind(16, n.flags).bind(17, static_cast<int64_t>(fp));
-    s->bind(18, edges_fp);
+    s->bind(18, static_cast<int64_t>(p.old_edges_fp[i]));  // edges come in finish_write()
     s->run();
-    stats.nodes_written++;
+    p.stats.nodes_written++;
   }
-  Statement del(db_, "DELETE FROM nodes WHERE id=?");
-  for (const auto& [qname, e] : existing) {
-    if (e.seen) continue;
-    del.bind(1, e.id).run();
-    ids.deleted.push_back(e.id);
-    stats.nodes_deleted++;
-  }
-  return ids;
 }
 
-void Store::write_edges(const NodeIds& ids, const ResolvedGraph& graph, WriteStats& stats) {
+Result<WriteStats> Store::finish_write(
+    const ResolvedGraph& graph, const std::vector<std::pair<std::string, std::string>>& meta) {
+  try {
+    Pending& p = *pending_;
+    write_node_rows(graph.nodes, p.repository_nodes, graph.nodes.size(), nullptr);  // externals
+    write_edges(graph);
+    Statement del(db_, "DELETE FROM nodes WHERE id=?");
+    Statement del_edges(db_, "DELETE FROM edges WHERE src=?");
+    for (const auto& [key, e] : p.existing) {
+      if (e.seen) continue;
+      del.bind(1, e.id).run();
+      del_edges.bind(1, e.id).run();
+      p.stats.edges_deleted += static_cast<size_t>(sqlite3_changes(db_));
+      p.stats.nodes_deleted++;
+    }
+    Statement m(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    for (const auto& [k, v] : meta) m.bind(1, k).bind(2, v).run();
+    exec("COMMIT");
+  } catch (const FatalError& e) {
+    return failed(e).error();
+  }
+  WriteStats stats = pending_->stats;
+  pending_.reset();
+  return stats;
+}
+
+// graph.edges is sorted by source: one run of edges per node, rewritten when its
+// fingerprint changed.
+void Store::write_edges(const ResolvedGraph& graph) {
+  Pending& p = *pending_;
+  std::vector<uint64_t> new_fp(graph.nodes.size(), 0);
+  for (const EdgeRecord& e : graph.edges) new_fp[e.src] += edge_hash(e, p.db_id[e.dst]);
   Statement count(db_, "SELECT count(*) FROM edges WHERE src=?");
   Statement del(db_, "DELETE FROM edges WHERE src=?");
   Statement insert(db_,
                    "INSERT INTO edges(src, kind, dst, n, line, resolved, toplevel) "
                    "VALUES(?,?,?,?,?,?,?)");
-  auto drop_edges_of = [&](int64_t src) {
-    count.bind(1, src);
-    if (count.step()) stats.edges_deleted += static_cast<size_t>(count.int64(0));
-    count.reset();
-    del.bind(1, src).run();
-  };
-  for (int64_t gone : ids.deleted) drop_edges_of(gone);
-  // graph.edges is sorted by source: one run of edges per source node.
+  Statement set_fp(db_, "UPDATE nodes SET edges_fp=? WHERE id=?");
   size_t i = 0;
-  const std::vector<uint64_t>& new_fp = ids.new_edges_fp;
   for (uint32_t node = 0; node < graph.nodes.size(); ++node) {
     size_t end = i;
     while (end < graph.edges.size() && graph.edges[end].src == node) ++end;
-    if (new_fp[node] != ids.old_edges_fp[node]) {
-      int64_t src = ids.db_id[node];
-      if (ids.old_edges_fp[node] != 0) drop_edges_of(src);
+    if (new_fp[node] != p.old_edges_fp[node]) {
+      int64_t src = p.db_id[node];
+      if (p.old_edges_fp[node] != 0) {
+        count.bind(1, src);
+        if (count.step()) p.stats.edges_deleted += static_cast<size_t>(count.int64(0));
+        count.reset();
+        del.bind(1, src).run();
+      }
       for (size_t k = i; k < end; ++k) {
         const EdgeRecord& e = graph.edges[k];
-        insert.bind(1, src).bind(2, to_string(e.kind)).bind(3, ids.db_id[e.dst]).bind(4, e.n);
+        insert.bind(1, src).bind(2, to_string(e.kind)).bind(3, p.db_id[e.dst]).bind(4, e.n);
         if (e.line) insert.bind(5, e.line);
         insert.bind(6, e.resolved ? 1 : 0).bind(7, e.toplevel ? 1 : 0).run();
-        stats.edges_written++;
+        p.stats.edges_written++;
       }
+      set_fp.bind(1, static_cast<int64_t>(new_fp[node])).bind(2, src).run();
     }
     i = end;
   }
