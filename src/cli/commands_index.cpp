@@ -59,7 +59,7 @@ void print_report(const graph::IndexReport& r) {
               << format_fixed(r.seconds, 3) << " s)\n";
     return;
   }
-  std::cout << "indexed " << with_commas(r.files_seen) << " files: " << with_commas(r.files_parsed)
+  std::cout << "indexed " << with_commas(r.files_seen) << (r.files_seen == 1 ? " file: " : " files: ") << with_commas(r.files_parsed)
             << " parsed, " << with_commas(r.files_unchanged) << " unchanged, "
             << with_commas(r.files_removed) << " removed, " << with_commas(r.files_failed)
             << " skipped (" << format_fixed(r.seconds, 2) << " s, "
