@@ -65,7 +65,8 @@ void check_indices(const FileFacts& f) {
     const ScopeFacts& s = f.scopes[i];
     if (i > 0) YANTRA_FUZZ_REQUIRE(s.parent >= 0 && static_cast<size_t>(s.parent) < i);
     for (const BindingFact& b : s.bindings)
-      if (b.kind == BindingFact::Kind::kDef) YANTRA_FUZZ_REQUIRE(b.def_scope > i && b.def_scope < n);
+      if (b.kind == BindingFact::Kind::kDef)
+        YANTRA_FUZZ_REQUIRE(b.def_scope > i && b.def_scope < n);
     for (const auto& base : s.bases) YANTRA_FUZZ_REQUIRE(!base.empty());
   }
   for (const CallFact& c : f.calls) YANTRA_FUZZ_REQUIRE(c.scope < n && !c.parts.empty());
@@ -88,8 +89,10 @@ void check_extracted(const FileFacts& f, std::string_view text) {
     YANTRA_FUZZ_REQUIRE(std::is_sorted(s.locals.begin(), s.locals.end()));
     YANTRA_FUZZ_REQUIRE(std::adjacent_find(s.locals.begin(), s.locals.end()) == s.locals.end());
     YANTRA_FUZZ_REQUIRE(i == 0 || s.stars.empty());  // `import *` only at module level
-    if (s.kind == ScopeKind::kFunction) YANTRA_FUZZ_REQUIRE(s.complexity >= 1);
-    else YANTRA_FUZZ_REQUIRE(s.complexity == 1 && s.flags == 0);
+    if (s.kind == ScopeKind::kFunction)
+      YANTRA_FUZZ_REQUIRE(s.complexity >= 1);
+    else
+      YANTRA_FUZZ_REQUIRE(s.complexity == 1 && s.flags == 0);
     if (!s.has_docstring) YANTRA_FUZZ_REQUIRE(s.docstring.empty());
   }
   for (const CallFact& c : f.calls) {
@@ -149,8 +152,12 @@ void check_graph(const ResolvedGraph& g, const std::vector<const FileFacts*>& fi
       case EdgeKind::kCalls:
         YANTRA_FUZZ_REQUIRE(e.n >= 1 && e.resolved == (dst.kind != NodeKind::kExternal));
         break;
-      case EdgeKind::kImports: YANTRA_FUZZ_REQUIRE(src.kind == NodeKind::kModule); break;
-      case EdgeKind::kInherits: YANTRA_FUZZ_REQUIRE(src.kind == NodeKind::kClass); break;
+      case EdgeKind::kImports:
+        YANTRA_FUZZ_REQUIRE(src.kind == NodeKind::kModule);
+        break;
+      case EdgeKind::kInherits:
+        YANTRA_FUZZ_REQUIRE(src.kind == NodeKind::kClass);
+        break;
       case EdgeKind::kTests:
         YANTRA_FUZZ_REQUIRE(src.kind == NodeKind::kTest);
         YANTRA_FUZZ_REQUIRE(dst.kind == NodeKind::kFunction || dst.kind == NodeKind::kMethod);

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <latch>
 #include <thread>
 #include <unordered_set>
 
@@ -187,15 +188,17 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   for (const FileJob& job : jobs)
     if (job.stored && job.row.change != FileRow::Change::kContent) reuse_ids.push_back(job.stored->id);
   std::unordered_map<int64_t, std::string> blobs = store.facts_blobs(reuse_ids);
+  std::vector<size_t> reused;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (jobs[i].stored && blobs.count(jobs[i].stored->id)) reused.push_back(i);
+  // (A file without a blob failed before and has not changed since.)
+  run_parallel(reused.size(), threads, [&](size_t k) {
+    FileJob& job = jobs[reused[k]];
+    job.has_facts = decode_facts(blobs.at(job.stored->id), job.facts);
+  });
   std::vector<size_t> retry;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    FileJob& job = jobs[i];
-    if (!job.stored || job.row.change == FileRow::Change::kContent) continue;
-    auto blob = blobs.find(job.stored->id);
-    if (blob == blobs.end()) continue;  // it failed before and has not changed since
-    job.has_facts = decode_facts(blob->second, job.facts);
-    if (!job.has_facts) retry.push_back(i);
-  }
+  for (size_t i : reused)
+    if (!jobs[i].has_facts) retry.push_back(i);
   blobs.clear();
   parse_all(retry, true);
 
@@ -222,18 +225,25 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   std::vector<FileRow> rows;
   rows.reserve(jobs.size());
   for (FileJob& job : jobs) rows.push_back(std::move(job.row));
-  if (auto begun = target.begin_write(rows, removed); !begun) return begun.error();
 
-  // The repository's nodes are known before its edges: the store writes them on a second
-  // thread while this one resolves the calls.
+  // The store works on a second thread beside the resolver: it writes the file rows while
+  // the repository's nodes are resolved, then those nodes while the calls are resolved.
   Resolution resolution(facts);
-  const std::vector<NodeRecord>& repository_nodes = resolution.repository_nodes();
-  Result<void> nodes_written;
-  std::thread node_writer([&] { nodes_written = target.write_nodes(fact_paths, repository_nodes); });
+  const std::vector<NodeRecord>* repository_nodes = nullptr;
+  std::latch nodes_ready(1);
+  Result<void> begun, nodes_written;
+  std::thread writer([&] {
+    begun = target.begin_write(rows, removed);
+    nodes_ready.wait();
+    if (begun) nodes_written = target.write_nodes(fact_paths, *repository_nodes);
+  });
+  repository_nodes = &resolution.repository_nodes();
+  nodes_ready.count_down();
   resolution.edges();
-  node_writer.join();
+  writer.join();
   ResolvedGraph graph = resolution.take();
   report.resolve_seconds = monotonic_seconds() - t2;
+  if (!begun) return begun.error();
   if (!nodes_written) return nodes_written.error();
 
   double t3 = monotonic_seconds();

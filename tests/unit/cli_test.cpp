@@ -40,7 +40,7 @@ std::string read_bytes(const fs::path& path) {
 // variable (so the caller's shell cannot change the outcome) plus `extra_env`. Output goes
 // through files rather than pipes: no deadlock however much either stream prints.
 Outcome run_yantra(const std::vector<std::string>& args, const fs::path& scratch,
-               const std::vector<std::string>& extra_env = {}) {
+                   const std::vector<std::string>& extra_env = {}) {
   fs::path out_path = scratch / "stdout.txt", err_path = scratch / "stderr.txt";
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
@@ -270,7 +270,8 @@ TEST_F(CliTest, StoreCanComeFromTheEnvironment) {
   ASSERT_EQ(r.status, 0) << describe(r);
   EXPECT_EQ(parse_json(r)["callees"][0]["node"]["qname"], "shop.pricing.apply_tax");
   // --store on the command line wins over the environment.
-  Outcome missing = yantra({"graph", "stats", "--store", store() + "-x"}, {"YANTRA_STORE=" + store()});
+  Outcome missing =
+      yantra({"graph", "stats", "--store", store() + "-x"}, {"YANTRA_STORE=" + store()});
   EXPECT_EQ(missing.status, 1) << describe(missing);
 }
 

@@ -60,10 +60,12 @@ const std::vector<std::string>& snippets() {
 
 // What a mutation may insert: the tokens that unbalance, re-indent or re-encode a file.
 const std::vector<std::string>& tokens() {
+  // clang-format off
   static const std::vector<std::string> kTokens = {
       "(", ")", "[", "{", ":", "\"\"\"", "'''", "'", "    ", "\t", "\n", "\\\n", "\r\n",
       std::string(1, '\0'), "\xFF", "\xC3\xA9", "\xEF\xBB\xBF", "@", "def ", "class ",
       "lambda ", "f\"{", "*", "**"};
+  // clang-format on
   return kTokens;
 }
 
@@ -106,16 +108,26 @@ class InputMaker {
       case 1:  // one byte replaced
         if (!s.empty()) s[below(s.size())] = static_cast<char>(rng_() & 0xFF);
         break;
-      case 2: s.resize(at); break;  // truncated
-      case 3: {                     // spliced with another snippet
+      case 2:  // truncated
+        s.resize(at);
+        break;
+      case 3: {  // spliced with another snippet
         const std::string& other = snippets()[below(snippets().size())];
         s = s.substr(0, at) + other.substr(below(other.size() + 1));
         break;
       }
-      case 4: s.insert(at, tokens()[below(tokens().size())]); break;
-      case 5: s.erase(at, below(40)); break;                  // a range deleted
-      case 6: s.insert(at, s.substr(below(s.size() + 1), below(60))); break;  // duplicated
-      case 7: s.insert(0, cookies()[below(cookies().size())]); break;
+      case 4:  // a token inserted
+        s.insert(at, tokens()[below(tokens().size())]);
+        break;
+      case 5:  // a range deleted
+        s.erase(at, below(40));
+        break;
+      case 6:  // a range duplicated
+        s.insert(at, s.substr(below(s.size() + 1), below(60)));
+        break;
+      case 7:  // a coding cookie on top
+        s.insert(0, cookies()[below(cookies().size())]);
+        break;
     }
   }
 
@@ -134,10 +146,16 @@ std::vector<std::string> make_inputs() {
 std::string escaped(const std::string& bytes) {
   std::string out;
   for (unsigned char c : bytes) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\\') out += "\\\\";
-    else if (c >= 0x20 && c < 0x7F) out += static_cast<char>(c);
-    else out += "\\x" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      const char* hex = "0123456789abcdef";
+      out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
+    }
   }
   return out;
 }
@@ -163,8 +181,8 @@ TEST(FuzzSmokeTest, InputsAreDeterministicAndReachTheParser) {
 // whole unit-test binary.
 TEST(FuzzSmokeTest, ThreeThousandSeededInputsRunCleanly) {
   std::vector<std::string> inputs = make_inputs();
-  void* shared = ::mmap(nullptr, sizeof(size_t), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* shared =
+      ::mmap(nullptr, sizeof(size_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(shared, MAP_FAILED);
   auto* current = static_cast<volatile size_t*>(shared);
   *current = SIZE_MAX;

@@ -147,8 +147,9 @@ TEST_F(StoreTest, TextFileIsRefusedAndLeftUntouched) {
 }
 
 TEST_F(StoreTest, AnotherProgramsDatabaseIsRefusedAndLeftUntouched) {
-  make_sqlite("CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL);"
-              "INSERT INTO invoices(total) VALUES (9.5), (12.25);");
+  make_sqlite(
+      "CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL);"
+      "INSERT INTO invoices(total) VALUES (9.5), (12.25);");
   expect_refused({"another program", "--store"});
 }
 
@@ -294,7 +295,8 @@ TEST_F(StoreTest, UnreadableFileIsReportedAndIndexedOnceReadable) {
 // not make a function disappear from the graph.
 TEST_F(StoreTest, FileUnreadableOnALaterRunKeepsItsPreviousIndex) {
   index_ok();
-  write("app/core.py", "def compute(x):\n    return helper(x) * 2\n\ndef helper(x):\n    return x\n");
+  write("app/core.py",
+        "def compute(x):\n    return helper(x) * 2\n\ndef helper(x):\n    return x\n");
   write("app/extra.py", "def unused():\n    return 0\n");
   FailingReads faulty;
   faulty.failing = "/app/core.py";
