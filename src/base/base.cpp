@@ -29,7 +29,9 @@ Error Error::in(std::string_view path, std::string_view what) {
   return Error{std::string(path) + ": " + std::string(what)};
 }
 
-uint64_t hash64(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+uint64_t hash64(std::string_view bytes) {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
 
 uint64_t hash64_combine(uint64_t seed, std::string_view bytes) {
   return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
@@ -47,7 +49,8 @@ Result<std::string> read_file(const std::string& path) {
 Result<void> write_file_atomic(const std::string& path, std::string_view bytes) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::in(path, std::string("cannot create temp file: ") + std::strerror(errno));
+  if (fd < 0)
+    return Error::in(path, std::string("cannot create temp file: ") + std::strerror(errno));
   size_t off = 0;
   while (off < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
@@ -131,14 +134,20 @@ static int64_t now_ns() {
       .count();
 }
 
-double monotonic_seconds() { return static_cast<double>(now_ns()) / 1e9; }
+double monotonic_seconds() {
+  return static_cast<double>(now_ns()) / 1e9;
+}
 
-bool Progress::stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool Progress::stderr_is_terminal() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 Progress::Progress(std::string label, uint64_t total)
     : label_(std::move(label)), total_(total), enabled_(stderr_is_terminal()) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::advance(uint64_t n) {
   done_.fetch_add(n, std::memory_order_relaxed);
@@ -192,7 +201,8 @@ static bool looks_numeric(const std::string& s) {
 std::string Table::render() const {
   std::vector<size_t> width(header_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
   };
   measure(header_);
   for (const auto& r : rows_) measure(r);

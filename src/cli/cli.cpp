@@ -13,7 +13,9 @@ int print_version() {
   return 0;
 }
 
-Handler declare_version(CLI::App&) { return print_version; }
+Handler declare_version(CLI::App&) {
+  return print_version;
+}
 
 int print_help() {
   std::cout << "yantra: a local, self-improving code generator.\n\n"
@@ -27,7 +29,9 @@ int print_help() {
   return 0;
 }
 
-Handler declare_help(CLI::App&) { return print_help; }
+Handler declare_help(CLI::App&) {
+  return print_help;
+}
 
 }  // namespace
 
@@ -36,8 +40,7 @@ const std::vector<Command>& commands() {
       {"index", "parse a Python repository into its code graph (.yantra/graph.db)", declare_index},
       {"graph", "query the code graph: stats | show | callers | callees | tests", declare_graph},
       {"bench", "benchmarks beside their peers: bench index", declare_bench},
-      {"demo", "index Debian's CPython standard library and print its graph summary",
-       declare_demo},
+      {"demo", "index Debian's CPython standard library and print its graph summary", declare_demo},
       {"help", "print this list", declare_help},
       {"version", "print the version", declare_version},
   };
@@ -51,8 +54,7 @@ int run(int argc, char** argv) {
     return print_help();
   std::string_view first = argv[1];
   if (first == "--version") return print_version();
-  if (!first.starts_with("-") &&
-      std::find(names.begin(), names.end(), first) == names.end()) {
+  if (!first.starts_with("-") && std::find(names.begin(), names.end(), first) == names.end()) {
     std::cerr << "yantra: unknown command '" << first << "'";
     if (auto near = closest_match(first, names)) std::cerr << "; did you mean '" << *near << "'?";
     std::cerr << "\nrun `yantra help` for the list of commands\n";

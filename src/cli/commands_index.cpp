@@ -10,9 +10,9 @@
 namespace yantra::cli {
 namespace {
 
-using nlohmann::json;
 using graph::EdgeInfo;
 using graph::NodeInfo;
+using nlohmann::json;
 
 constexpr size_t kProblemsShown = 20;
 
@@ -29,19 +29,32 @@ json report_json(const graph::IndexReport& r) {
   json problems = json::array();
   for (const auto& p : r.problems) problems.push_back(p.message);
   return {{"db", r.db_path},
-          {"files", {{"seen", r.files_seen}, {"parsed", r.files_parsed},
-                     {"unchanged", r.files_unchanged}, {"removed", r.files_removed},
-                     {"failed", r.files_failed}, {"with_syntax_errors", r.files_with_syntax_errors}}},
+          {"files",
+           {{"seen", r.files_seen},
+            {"parsed", r.files_parsed},
+            {"unchanged", r.files_unchanged},
+            {"removed", r.files_removed},
+            {"failed", r.files_failed},
+            {"with_syntax_errors", r.files_with_syntax_errors}}},
           {"syntax_errors", r.syntax_errors},
           {"bytes_parsed", r.bytes_parsed},
           {"up_to_date", r.up_to_date},
-          {"nodes", r.nodes}, {"edges", r.edges},
-          {"nodes_by_kind", r.nodes_by_kind}, {"edges_by_kind", r.edges_by_kind},
+          {"nodes", r.nodes},
+          {"edges", r.edges},
+          {"nodes_by_kind", r.nodes_by_kind},
+          {"edges_by_kind", r.edges_by_kind},
           {"calls_resolved", r.calls_resolved},
-          {"written", {{"nodes", r.nodes_written}, {"nodes_deleted", r.nodes_deleted},
-                       {"edges", r.edges_written}, {"edges_deleted", r.edges_deleted}}},
-          {"seconds", {{"total", r.seconds}, {"scan", r.scan_seconds}, {"parse", r.parse_seconds},
-                       {"resolve", r.resolve_seconds}, {"write", r.write_seconds}}},
+          {"written",
+           {{"nodes", r.nodes_written},
+            {"nodes_deleted", r.nodes_deleted},
+            {"edges", r.edges_written},
+            {"edges_deleted", r.edges_deleted}}},
+          {"seconds",
+           {{"total", r.seconds},
+            {"scan", r.scan_seconds},
+            {"parse", r.parse_seconds},
+            {"resolve", r.resolve_seconds},
+            {"write", r.write_seconds}}},
           {"peak_rss_bytes", peak_rss_bytes()},
           {"problems", problems}};
 }
@@ -59,11 +72,12 @@ void print_report(const graph::IndexReport& r) {
               << format_fixed(r.seconds, 3) << " s)\n";
     return;
   }
-  std::cout << "indexed " << with_commas(r.files_seen) << (r.files_seen == 1 ? " file: " : " files: ") << with_commas(r.files_parsed)
+  std::cout << "indexed " << with_commas(r.files_seen)
+            << (r.files_seen == 1 ? " file: " : " files: ") << with_commas(r.files_parsed)
             << " parsed, " << with_commas(r.files_unchanged) << " unchanged, "
             << with_commas(r.files_removed) << " removed, " << with_commas(r.files_failed)
-            << " skipped (" << format_fixed(r.seconds, 2) << " s, "
-            << human_bytes(r.bytes_parsed) << " parsed)\n";
+            << " skipped (" << format_fixed(r.seconds, 2) << " s, " << human_bytes(r.bytes_parsed)
+            << " parsed)\n";
   std::cout << with_commas(r.nodes) << " nodes, " << with_commas(r.edges) << " edges ("
             << with_commas(r.calls_resolved) << " calls resolved inside the repository); "
             << with_commas(r.files_with_syntax_errors) << " files with syntax errors\n";
@@ -99,8 +113,10 @@ Handler declare_index(CLI::App& app) {
     options.threads = a->threads;
     graph::IndexReport r = graph::index_repository(real_file_system(), options).take();
     print_problems(r, a->verbose || a->json_out);
-    if (a->json_out) std::cout << report_json(r).dump() << "\n";
-    else print_report(r);
+    if (a->json_out)
+      std::cout << report_json(r).dump() << "\n";
+    else
+      print_report(r);
     return 0;
   };
 }
@@ -122,8 +138,11 @@ json node_json(const NodeInfo& n) {
   json j = {{"id", n.id}, {"kind", n.kind}, {"qname", n.qname}, {"name", n.name}};
   if (!n.file.empty()) j.update({{"file", n.file}, {"line", n.line}, {"end_line", n.end_line}});
   if (n.n_params >= 0)
-    j.update({{"signature", n.signature}, {"n_params", n.n_params}, {"complexity", n.complexity},
-              {"flags", n.flags}, {"async", n.is_async}});
+    j.update({{"signature", n.signature},
+              {"n_params", n.n_params},
+              {"complexity", n.complexity},
+              {"flags", n.flags},
+              {"async", n.is_async}});
   if (!n.decorators.empty()) j["decorators"] = n.decorators;
   if (!n.docstring.empty()) j["docstring"] = n.docstring;
   return j;
@@ -138,8 +157,8 @@ int print_edges(const GraphArgs& a, const NodeInfo& of, const std::vector<EdgeIn
   if (a.json_out) {
     json list = json::array();
     for (const auto& e : edges)
-      list.push_back({{"node", node_json(e.node)}, {"n", e.n}, {"line", e.line},
-                      {"resolved", e.resolved}});
+      list.push_back(
+          {{"node", node_json(e.node)}, {"n", e.n}, {"line", e.line}, {"resolved", e.resolved}});
     std::cout << json{{"of", node_json(of)}, {title, list}}.dump() << "\n";
     return 0;
   }
@@ -154,11 +173,18 @@ int print_edges(const GraphArgs& a, const NodeInfo& of, const std::vector<EdgeIn
 int show_stats(const graph::GraphReader& g, const GraphArgs& a) {
   graph::GraphStats s = g.stats();
   if (a.json_out) {
-    std::cout << json{{"root", s.root}, {"indexed_at", s.indexed_at}, {"files", s.files},
+    std::cout << json{{"root", s.root},
+                      {"indexed_at", s.indexed_at},
+                      {"files", s.files},
                       {"files_with_syntax_errors", s.files_with_syntax_errors},
-                      {"syntax_errors", s.syntax_errors}, {"lines", s.lines}, {"bytes", s.bytes},
-                      {"nodes", s.nodes}, {"edges", s.edges}, {"nodes_by_kind", s.nodes_by_kind},
-                      {"edges_by_kind", s.edges_by_kind}, {"calls_resolved", s.calls_resolved},
+                      {"syntax_errors", s.syntax_errors},
+                      {"lines", s.lines},
+                      {"bytes", s.bytes},
+                      {"nodes", s.nodes},
+                      {"edges", s.edges},
+                      {"nodes_by_kind", s.nodes_by_kind},
+                      {"edges_by_kind", s.edges_by_kind},
+                      {"calls_resolved", s.calls_resolved},
                       {"calls_external", s.calls_external}}
                      .dump()
               << "\n";
@@ -167,8 +193,8 @@ int show_stats(const graph::GraphReader& g, const GraphArgs& a) {
   std::cout << "graph of " << s.root << " (indexed " << s.indexed_at << ")\n"
             << with_commas(static_cast<uint64_t>(s.files)) << " files, "
             << with_commas(static_cast<uint64_t>(s.lines)) << " lines, "
-            << human_bytes(static_cast<uint64_t>(s.bytes)) << "; "
-            << s.files_with_syntax_errors << " files with syntax errors\n\n";
+            << human_bytes(static_cast<uint64_t>(s.bytes)) << "; " << s.files_with_syntax_errors
+            << " files with syntax errors\n\n";
   Table t({"nodes", "count"});
   for (const auto& [k, v] : s.nodes_by_kind) t.add({k, with_commas(static_cast<uint64_t>(v))});
   t.add({"total", with_commas(static_cast<uint64_t>(s.nodes))});
@@ -177,8 +203,9 @@ int show_stats(const graph::GraphReader& g, const GraphArgs& a) {
   for (const auto& [k, v] : s.edges_by_kind) e.add({k, with_commas(static_cast<uint64_t>(v))});
   e.add({"total", with_commas(static_cast<uint64_t>(s.edges))});
   std::cout << e.render() << "\ncalls resolved inside the repository: "
-            << with_commas(static_cast<uint64_t>(s.calls_resolved)) << "; to external names: "
-            << with_commas(static_cast<uint64_t>(s.calls_external)) << "\n";
+            << with_commas(static_cast<uint64_t>(s.calls_resolved))
+            << "; to external names: " << with_commas(static_cast<uint64_t>(s.calls_external))
+            << "\n";
   return 0;
 }
 
@@ -189,7 +216,8 @@ int show_node(const NodeInfo& n, const GraphArgs& a) {
   }
   std::cout << n.kind << " " << n.qname << "  " << location(n) << "\n";
   if (n.n_params >= 0) {
-    std::cout << "  signature:  " << n.name << n.signature << (n.is_async ? "  (async)" : "") << "\n"
+    std::cout << "  signature:  " << n.name << n.signature << (n.is_async ? "  (async)" : "")
+              << "\n"
               << "  lines:      " << n.n_lines << ", complexity " << n.complexity << "\n";
     if (!n.flags.empty()) std::cout << "  patterns:   " << n.flags << "\n";
   }

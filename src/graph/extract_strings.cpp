@@ -102,7 +102,10 @@ size_t first_invalid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
     if (len == 0 || c == 0xC0 || c == 0xC1 || c > 0xF4 || i + len > s.size()) return i;
     for (size_t k = 1; k < len; ++k)
@@ -219,7 +222,8 @@ std::string python_string_value(std::string_view lit) {
   bool raw = false;
   for (char c : lit.substr(0, q)) raw |= (c == 'r' || c == 'R');
   lit.remove_prefix(q);
-  size_t quote_len = (lit.size() >= 6 && (lit.starts_with("\"\"\"") || lit.starts_with("'''"))) ? 3 : 1;
+  size_t quote_len =
+      (lit.size() >= 6 && (lit.starts_with("\"\"\"") || lit.starts_with("'''"))) ? 3 : 1;
   if (lit.size() < 2 * quote_len) return "";
   lit = lit.substr(quote_len, lit.size() - 2 * quote_len);
   if (raw) return std::string(lit);
@@ -232,19 +236,44 @@ std::string python_string_value(std::string_view lit) {
     }
     char e = lit[++i];
     switch (e) {
-      case '\n': break;  // line continuation
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
-      case '0': out += '\0'; break;
-      default: out += '\\', out += e; break;  // \x.., \u...., \N{...} kept as written
+      case '\n':
+        break;  // line continuation
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      default:
+        out += '\\', out += e;
+        break;  // \x.., \u...., \N{...} kept as written
     }
   }
   return out;
@@ -260,8 +289,10 @@ std::string clean_docstring(std::string_view text) {
     if (nl == text.npos) nl = text.size();
     std::string line;
     for (char c : text.substr(start, nl - start)) {
-      if (c == '\t') line.append(8 - line.size() % 8, ' ');
-      else if (c != '\r') line += c;
+      if (c == '\t')
+        line.append(8 - line.size() % 8, ' ');
+      else if (c != '\r')
+        line += c;
     }
     lines.push_back(std::move(line));
     start = nl + 1;
@@ -300,9 +331,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-constexpr std::array<std::string_view, 9> kDbMethods = {
-    "execute", "executemany", "executescript", "cursor", "commit",
-    "rollback", "fetchone", "fetchall", "fetchmany"};
+constexpr std::array<std::string_view, 9> kDbMethods = {"execute",  "executemany", "executescript",
+                                                        "cursor",   "commit",      "rollback",
+                                                        "fetchone", "fetchall",    "fetchmany"};
 constexpr std::array<std::string_view, 8> kDbModules = {
     "sqlite3", "psycopg2", "psycopg", "sqlalchemy", "pymysql", "dbm", "shelve", "peewee"};
 constexpr std::array<std::string_view, 8> kHttpModules = {
@@ -310,14 +341,14 @@ constexpr std::array<std::string_view, 8> kHttpModules = {
 constexpr std::array<std::string_view, 4> kHttpCalls = {"urlopen", "getresponse", "urlretrieve",
                                                         "HTTPConnection"};
 constexpr std::array<std::string_view, 10> kIoCalls = {
-    "open", "read", "write", "readline", "readlines", "writelines",
-    "read_text", "write_text", "read_bytes", "write_bytes"};
+    "open",       "read",      "write",      "readline",   "readlines",
+    "writelines", "read_text", "write_text", "read_bytes", "write_bytes"};
 constexpr std::array<std::string_view, 5> kIoModules = {"io", "shutil", "pathlib", "tempfile",
                                                         "gzip"};
-constexpr std::array<std::string_view, 6> kAuthModules = {"hmac", "hashlib", "secrets", "crypt",
-                                                          "jwt", "bcrypt"};
-constexpr std::array<std::string_view, 8> kAuthWords = {
-    "password", "passwd", "token", "auth", "login", "credential", "secret", "jwt"};
+constexpr std::array<std::string_view, 6> kAuthModules = {"hmac",  "hashlib", "secrets",
+                                                          "crypt", "jwt",     "bcrypt"};
+constexpr std::array<std::string_view, 8> kAuthWords = {"password", "passwd",     "token",  "auth",
+                                                        "login",    "credential", "secret", "jwt"};
 constexpr std::array<std::string_view, 4> kValidationCalls = {"isinstance", "issubclass",
                                                               "validate", "check"};
 
@@ -351,8 +382,9 @@ uint32_t name_flags(std::string_view name, const std::vector<std::string>& param
 
 std::string pattern_flags_text(uint32_t flags) {
   constexpr std::pair<uint32_t, const char*> kNames[] = {
-      {kFlagRaises, "raises"}, {kFlagValidation, "validation"}, {kFlagDb, "db"},
-      {kFlagHttp, "http"},     {kFlagIo, "io"},                 {kFlagAuth, "auth"}};
+      {kFlagRaises, "raises"}, {kFlagValidation, "validation"},
+      {kFlagDb, "db"},         {kFlagHttp, "http"},
+      {kFlagIo, "io"},         {kFlagAuth, "auth"}};
   std::string out;
   for (auto [bit, name] : kNames)
     if (flags & bit) out.append(out.empty() ? "" : ",").append(name);

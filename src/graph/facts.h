@@ -69,10 +69,10 @@ struct ScopeFacts {
   uint32_t line = 1, end_line = 1, col = 1;
   // functions
   bool is_async = false;
-  bool is_static = false;        // decorated with @staticmethod
-  std::vector<std::string> params;  // every declared name, self and *args included
-  std::string self_param;         // first positional parameter: `self`/`cls` candidate
-  std::string signature;          // parameter list as written, whitespace folded
+  bool is_static = false;               // decorated with @staticmethod
+  std::vector<std::string> params;      // every declared name, self and *args included
+  std::string self_param;               // first positional parameter: `self`/`cls` candidate
+  std::string signature;                // parameter list as written, whitespace folded
   std::vector<std::string> decorators;  // as written, without '@'
   uint32_t complexity = 1;
   uint32_t flags = 0;
@@ -94,12 +94,12 @@ struct SyntaxIssue {
 
 struct FileFacts {
   std::string module_qname;
-  bool is_package = false;   // an __init__.py
+  bool is_package = false;  // an __init__.py
   bool is_test_file = false;
   uint32_t n_lines = 0;
-  uint32_t syntax_errors = 0;           // ERROR and MISSING nodes
+  uint32_t syntax_errors = 0;             // ERROR and MISSING nodes
   std::vector<SyntaxIssue> first_errors;  // a few, for messages
-  std::vector<ScopeFacts> scopes;  // scopes[0] is the module; pre-order (source order)
+  std::vector<ScopeFacts> scopes;         // scopes[0] is the module; pre-order (source order)
   std::vector<CallFact> calls;
   uint32_t unnamed_calls = 0;  // f()(), x[0]()
   std::vector<ImportFact> imports;
@@ -134,7 +134,7 @@ bool decode_facts(std::string_view blob, FileFacts& out);
 
 // String-literal helpers (extract_strings.cpp).
 std::string python_string_value(std::string_view literal);  // 'a\tb' -> a<TAB>b
-std::string clean_docstring(std::string_view text);          // inspect.cleandoc
+std::string clean_docstring(std::string_view text);         // inspect.cleandoc
 std::string fold_whitespace(std::string_view text);
 
 }  // namespace yantra::graph

@@ -170,7 +170,8 @@ bool decode_facts(std::string_view blob, FileFacts& f) {
     r.strings(c.parts);
   }
   f.imports.resize(r.count());
-  for (auto& i : f.imports) i.scope = r.u32(), i.is_from = r.u() != 0, i.module = r.s(), i.full = r.s();
+  for (auto& i : f.imports)
+    i.scope = r.u32(), i.is_from = r.u() != 0, i.module = r.s(), i.full = r.s();
   if (!r.ok() || !r.at_end() || f.scopes.empty()) return false;
   // Indices must stay inside the file: a damaged blob must not crash the resolver.
   auto n = f.scopes.size();

@@ -56,9 +56,8 @@ struct IndexReport {
   std::map<std::string, size_t> nodes_by_kind, edges_by_kind;
   size_t calls_resolved = 0;  // call edges whose callee is defined in the repository
   size_t nodes_written = 0, nodes_deleted = 0, edges_written = 0, edges_deleted = 0;
-  double seconds = 0, scan_seconds = 0, parse_seconds = 0, resolve_seconds = 0,
-         write_seconds = 0;
-  bool up_to_date = false;  // nothing changed: the store was not touched
+  double seconds = 0, scan_seconds = 0, parse_seconds = 0, resolve_seconds = 0, write_seconds = 0;
+  bool up_to_date = false;      // nothing changed: the store was not touched
   std::vector<Error> problems;  // one line per file that was skipped or parsed with errors
 };
 
@@ -106,7 +105,7 @@ class GraphReader {
   Result<NodeInfo> find_one(std::string_view name) const;
   std::vector<EdgeInfo> callers(int64_t id) const;
   std::vector<EdgeInfo> callees(int64_t id) const;
-  std::vector<EdgeInfo> tests_of(int64_t id) const;   // tests that exercise `id`
+  std::vector<EdgeInfo> tests_of(int64_t id) const;        // tests that exercise `id`
   std::vector<EdgeInfo> tested_by_this(int64_t id) const;  // what test `id` exercises
   std::vector<EdgeInfo> out_edges(int64_t id, EdgeKind kind) const;
   std::vector<EdgeInfo> in_edges(int64_t id, EdgeKind kind) const;

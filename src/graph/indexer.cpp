@@ -79,10 +79,9 @@ void process(FileSystem& fs, const std::string& prefix, FileJob& job, bool force
   row.status = job.facts.syntax_errors ? "syntax_errors" : "ok";
   if (job.facts.syntax_errors) {
     const SyntaxIssue& e = job.facts.first_errors.front();
-    job.problems.push_back(Error::at(
-        src.rel_path, e.line, e.col,
-        e.what + " (" + std::to_string(job.facts.syntax_errors) +
-            " in this file; indexed what parses)"));
+    job.problems.push_back(Error::at(src.rel_path, e.line, e.col,
+                                     e.what + " (" + std::to_string(job.facts.syntax_errors) +
+                                         " in this file; indexed what parses)"));
     row.message = job.problems.back().message;
   }
   row.facts = encode_facts(job.facts);
@@ -158,7 +157,8 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   report.scan_seconds = monotonic_seconds() - t0;
 
   double t1 = monotonic_seconds();
-  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   auto parse_all = [&](const std::vector<size_t>& which, bool force) {
     Progress progress("indexing", which.size());
     if (!options.progress) progress.finish();
@@ -186,7 +186,8 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   double t2 = monotonic_seconds();
   std::vector<int64_t> reuse_ids;
   for (const FileJob& job : jobs)
-    if (job.stored && job.row.change != FileRow::Change::kContent) reuse_ids.push_back(job.stored->id);
+    if (job.stored && job.row.change != FileRow::Change::kContent)
+      reuse_ids.push_back(job.stored->id);
   std::unordered_map<int64_t, std::string> blobs = store.facts_blobs(reuse_ids);
   std::vector<size_t> reused;
   for (size_t i = 0; i < jobs.size(); ++i)
@@ -248,7 +249,9 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
 
   double t3 = monotonic_seconds();
   std::vector<std::pair<std::string, std::string>> meta = {
-      {"root", root}, {"package_prefix", prefix}, {"indexed_at", utc_now()},
+      {"root", root},
+      {"package_prefix", prefix},
+      {"indexed_at", utc_now()},
       {"call_sites", std::to_string(graph.call_sites)},
       {"call_sites_resolved", std::to_string(graph.call_sites_resolved)},
       {"call_sites_unnamed", std::to_string(graph.call_sites_unnamed)}};

@@ -8,30 +8,43 @@ namespace yantra::graph {
 
 std::string_view to_string(NodeKind kind) {
   switch (kind) {
-    case NodeKind::kModule: return "module";
-    case NodeKind::kClass: return "class";
-    case NodeKind::kFunction: return "function";
-    case NodeKind::kMethod: return "method";
-    case NodeKind::kTest: return "test";
-    case NodeKind::kExternal: return "external";
+    case NodeKind::kModule:
+      return "module";
+    case NodeKind::kClass:
+      return "class";
+    case NodeKind::kFunction:
+      return "function";
+    case NodeKind::kMethod:
+      return "method";
+    case NodeKind::kTest:
+      return "test";
+    case NodeKind::kExternal:
+      return "external";
   }
   return "?";
 }
 
 std::string_view to_string(EdgeKind kind) {
   switch (kind) {
-    case EdgeKind::kContains: return "contains";
-    case EdgeKind::kImports: return "imports";
-    case EdgeKind::kCalls: return "calls";
-    case EdgeKind::kInherits: return "inherits";
-    case EdgeKind::kTests: return "tests";
+    case EdgeKind::kContains:
+      return "contains";
+    case EdgeKind::kImports:
+      return "imports";
+    case EdgeKind::kCalls:
+      return "calls";
+    case EdgeKind::kInherits:
+      return "inherits";
+    case EdgeKind::kTests:
+      return "tests";
   }
   return "?";
 }
 
 namespace {
 
-sqlite3* as_db(void* p) { return static_cast<sqlite3*>(p); }
+sqlite3* as_db(void* p) {
+  return static_cast<sqlite3*>(p);
+}
 
 constexpr const char* kNodeColumns =
     "n.id, n.kind, n.qname, n.name, coalesce(f.path, ''), coalesce(n.line, 0), "
@@ -92,9 +105,10 @@ GraphStats GraphReader::stats() const {
     while (s.step()) (s.text(0) == "root" ? st.root : st.indexed_at) = s.text(1);
   }
   {
-    Statement s(db,
-                "SELECT count(*), coalesce(sum(syntax_errors > 0), 0), coalesce(sum(syntax_errors), 0), "
-                "coalesce(sum(n_lines), 0), coalesce(sum(size), 0) FROM files WHERE status != 'failed'");
+    Statement s(
+        db,
+        "SELECT count(*), coalesce(sum(syntax_errors > 0), 0), coalesce(sum(syntax_errors), 0), "
+        "coalesce(sum(n_lines), 0), coalesce(sum(size), 0) FROM files WHERE status != 'failed'");
     if (s.step()) {
       st.files = s.int64(0), st.files_with_syntax_errors = s.int64(1);
       st.syntax_errors = s.int64(2), st.lines = s.int64(3), st.bytes = s.int64(4);
@@ -108,7 +122,8 @@ GraphStats GraphReader::stats() const {
     Statement s(db, "SELECT kind, count(*), sum(resolved) FROM edges GROUP BY kind");
     while (s.step()) {
       st.edges += st.edges_by_kind[std::string(s.text(0))] = s.int64(1);
-      if (s.text(0) == "calls") st.calls_resolved = s.int64(2), st.calls_external = s.int64(1) - s.int64(2);
+      if (s.text(0) == "calls")
+        st.calls_resolved = s.int64(2), st.calls_external = s.int64(1) - s.int64(2);
     }
   }
   return st;
@@ -140,8 +155,11 @@ std::vector<NodeInfo> GraphReader::find(std::string_view name) const {
 Result<NodeInfo> GraphReader::find_one(std::string_view name) const {
   std::vector<NodeInfo> found = find(name);
   if (found.empty())
-    return Error{std::string("no node named '").append(name).append(
-        "' in the graph; try a qualified name such as json.dumps, or re-run yantra index")};
+    return Error{
+        std::string("no node named '")
+            .append(name)
+            .append(
+                "' in the graph; try a qualified name such as json.dumps, or re-run yantra index")};
   if (found.size() == 1) return found.front();
   std::string msg = std::string("'").append(name).append("' is ambiguous; use one of:");
   for (size_t i = 0; i < found.size() && i < 10; ++i) msg += "\n  " + found[i].qname;
@@ -150,11 +168,11 @@ Result<NodeInfo> GraphReader::find_one(std::string_view name) const {
 }
 
 std::vector<EdgeInfo> GraphReader::edges(int64_t id, std::string_view kind, bool outgoing) const {
-  std::string sql = std::string("SELECT ") + kNodeColumns +
-                    ", e.kind, e.n, coalesce(e.line, 0), e.resolved FROM edges e JOIN nodes n ON n.id = " +
-                    (outgoing ? "e.dst" : "e.src") +
-                    " LEFT JOIN files f ON f.id = n.file_id WHERE " +
-                    (outgoing ? "e.src" : "e.dst") + " = ?1 AND e.kind = ?2 ORDER BY n.qname";
+  std::string sql =
+      std::string("SELECT ") + kNodeColumns +
+      ", e.kind, e.n, coalesce(e.line, 0), e.resolved FROM edges e JOIN nodes n ON n.id = " +
+      (outgoing ? "e.dst" : "e.src") + " LEFT JOIN files f ON f.id = n.file_id WHERE " +
+      (outgoing ? "e.src" : "e.dst") + " = ?1 AND e.kind = ?2 ORDER BY n.qname";
   Statement s(as_db(db_), sql);
   s.bind(1, id).bind(2, kind);
   std::vector<EdgeInfo> out;
@@ -170,10 +188,18 @@ std::vector<EdgeInfo> GraphReader::edges(int64_t id, std::string_view kind, bool
   return out;
 }
 
-std::vector<EdgeInfo> GraphReader::callers(int64_t id) const { return edges(id, "calls", false); }
-std::vector<EdgeInfo> GraphReader::callees(int64_t id) const { return edges(id, "calls", true); }
-std::vector<EdgeInfo> GraphReader::tests_of(int64_t id) const { return edges(id, "tests", false); }
-std::vector<EdgeInfo> GraphReader::tested_by_this(int64_t id) const { return edges(id, "tests", true); }
+std::vector<EdgeInfo> GraphReader::callers(int64_t id) const {
+  return edges(id, "calls", false);
+}
+std::vector<EdgeInfo> GraphReader::callees(int64_t id) const {
+  return edges(id, "calls", true);
+}
+std::vector<EdgeInfo> GraphReader::tests_of(int64_t id) const {
+  return edges(id, "tests", false);
+}
+std::vector<EdgeInfo> GraphReader::tested_by_this(int64_t id) const {
+  return edges(id, "tests", true);
+}
 std::vector<EdgeInfo> GraphReader::out_edges(int64_t id, EdgeKind kind) const {
   return edges(id, to_string(kind), true);
 }

@@ -13,11 +13,15 @@ namespace yantra::graph {
 // ---- Statement ------------------------------------------------------------------------
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-    throw FatalError(std::string("graph store: ") + sqlite3_errmsg(db) + " in: " + std::string(sql));
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK)
+    throw FatalError(std::string("graph store: ") + sqlite3_errmsg(db) +
+                     " in: " + std::string(sql));
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int i, int64_t v) {
   sqlite3_bind_int64(stmt_, i, v);
@@ -54,7 +58,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+int64_t Statement::int64(int col) const {
+  return sqlite3_column_int64(stmt_, col);
+}
 std::string_view Statement::text(int col) const {
   auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
@@ -63,7 +69,9 @@ std::string_view Statement::blob(int col) const {
   auto p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
   return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
 }
-bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Statement::is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
 
 // ---- Store ----------------------------------------------------------------------------
 
@@ -102,7 +110,9 @@ constexpr const char* kEdgeIndexes = R"sql(
 CREATE INDEX edges_by_dst ON edges(dst, kind);
 )sql";
 
-std::string sqlite_message(sqlite3* db) { return db ? sqlite3_errmsg(db) : "out of memory"; }
+std::string sqlite_message(sqlite3* db) {
+  return db ? sqlite3_errmsg(db) : "out of memory";
+}
 
 int64_t pragma_int(sqlite3* db, const char* pragma) {
   Statement s(db, std::string("PRAGMA ") + pragma);
@@ -140,7 +150,9 @@ Store::Store(Store&& other) noexcept
       final_path_(std::move(other.final_path_)),
       pending_(std::move(other.pending_)) {}
 
-Store::~Store() { discard(), close(); }
+Store::~Store() {
+  discard(), close();
+}
 
 void Store::create_indexes(bool nodes, bool edges) {
   if (nodes) exec(kNodeIndexes);
@@ -238,8 +250,9 @@ Result<void> Store::check_identity() {
     exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     exec("COMMIT");
   } else if (app != kApplicationId) {
-    return Error::in(path_, "this SQLite file belongs to another program, not Yantra; "
-                            "it was left untouched. Move it aside or use another --store");
+    return Error::in(path_,
+                     "this SQLite file belongs to another program, not Yantra; "
+                     "it was left untouched. Move it aside or use another --store");
   } else if (version > kSchemaVersion) {
     return Error::in(path_, "written by a newer Yantra (graph schema " + std::to_string(version) +
                                 ", this build reads up to " + std::to_string(kSchemaVersion) +
@@ -265,9 +278,8 @@ std::unordered_map<std::string, StoredFile> Store::files() const {
   std::unordered_map<std::string, StoredFile> out;
   Statement s(db_, "SELECT id, path, size, mtime_ns, hash FROM files");
   while (s.step())
-    out.emplace(std::string(s.text(1)),
-                StoredFile{s.int64(0), static_cast<uint64_t>(s.int64(2)), s.int64(3),
-                           static_cast<uint64_t>(s.int64(4))});
+    out.emplace(std::string(s.text(1)), StoredFile{s.int64(0), static_cast<uint64_t>(s.int64(2)),
+                                                   s.int64(3), static_cast<uint64_t>(s.int64(4))});
   return out;
 }
 

@@ -102,7 +102,8 @@ class Store {
   //
   // The steps never overlap. `fact_paths[i]` is the path of the i-th FileFacts resolved.
   // A failed step leaves the store as it was (rollback()).
-  Result<void> begin_write(const std::vector<FileRow>& files, const std::vector<std::string>& removed);
+  Result<void> begin_write(const std::vector<FileRow>& files,
+                           const std::vector<std::string>& removed);
   Result<void> write_nodes(const std::vector<std::string>& fact_paths,
                            const std::vector<NodeRecord>& repository_nodes);
   Result<WriteStats> finish_write(const ResolvedGraph& graph,

@@ -45,7 +45,8 @@ std::string identity(std::string_view qname, bool external) {
 
 Result<void> Store::failed(const FatalError& e) {
   rollback();
-  return Error::in(path_, std::string("writing the graph failed, nothing was changed: ") + e.what());
+  return Error::in(path_,
+                   std::string("writing the graph failed, nothing was changed: ") + e.what());
 }
 
 void Store::rollback() {
@@ -75,7 +76,8 @@ Result<void> Store::begin_write(const std::vector<FileRow>& files,
   return {};
 }
 
-void Store::write_files(const std::vector<FileRow>& files, const std::vector<std::string>& removed) {
+void Store::write_files(const std::vector<FileRow>& files,
+                        const std::vector<std::string>& removed) {
   Statement del(db_, "DELETE FROM files WHERE path=?");
   for (const auto& p : removed) del.bind(1, p).run();
   Statement upsert(db_,
@@ -92,8 +94,10 @@ void Store::write_files(const std::vector<FileRow>& files, const std::vector<std
       upsert.bind(1, f.path).bind(2, static_cast<int64_t>(f.size)).bind(3, f.mtime_ns);
       upsert.bind(4, static_cast<int64_t>(f.hash)).bind(5, f.n_lines).bind(6, f.syntax_errors);
       upsert.bind(7, f.status).bind(8, f.message);
-      if (f.facts.empty()) upsert.bind_null(9);
-      else upsert.bind_blob(9, f.facts);
+      if (f.facts.empty())
+        upsert.bind_null(9);
+      else
+        upsert.bind_blob(9, f.facts);
       upsert.run();
     }
   }
@@ -129,8 +133,7 @@ void Store::write_node_rows(const std::vector<NodeRecord>& nodes, size_t first, 
                    "WHERE id=?1");
   for (size_t i = first; i < end; ++i) {
     const NodeRecord& n = nodes[i];
-    int64_t file_id =
-        n.file >= 0 ? p.file_ids.at((*fact_paths)[static_cast<size_t>(n.file)]) : 0;
+    int64_t file_id = n.file >= 0 ? p.file_ids.at((*fact_paths)[static_cast<size_t>(n.file)]) : 0;
     uint64_t fp = fingerprint(n, file_id);
     auto it = p.existing.find(identity(n.qname, n.kind == NodeKind::kExternal));
     Statement* s = &insert;

@@ -80,8 +80,10 @@ const Corpus& corpus() {
     fs::remove_all(c.dir);
     copy_python_tree(kStdlib, c.dir / "corpus");
     CommandRun r = run(index_cmd(c));
-    if (r.status != 0) c.error = "yantra index failed: " + r.out;
-    else c.cold = json::parse(r.out);
+    if (r.status != 0)
+      c.error = "yantra index failed: " + r.out;
+    else
+      c.cold = json::parse(r.out);
     return c;
   }();
   return c;
@@ -144,7 +146,8 @@ TEST_F(Stdlib, TestsInTestJsonLinkToJsonFunctions) {
 TEST_F(Stdlib, ImportsAndInheritanceAreResolved) {
   GraphReader g = reader();
   auto json_pkg = g.find_one("json").take();
-  EXPECT_TRUE(has_edge(g.out_edges(json_pkg.id, yantra::graph::EdgeKind::kImports), "json.decoder"));
+  EXPECT_TRUE(
+      has_edge(g.out_edges(json_pkg.id, yantra::graph::EdgeKind::kImports), "json.decoder"));
   auto decode_error = g.find_one("json.decoder.JSONDecodeError").take();
   EXPECT_TRUE(has_edge(g.out_edges(decode_error.id, yantra::graph::EdgeKind::kInherits),
                        "builtins.ValueError"));

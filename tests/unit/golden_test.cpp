@@ -61,8 +61,8 @@ TEST_P(Golden, GraphMatchesExpected) {
   fs::path case_path = kGoldenDir / GetParam();
   GoldenCase c = read_case(case_path);
   ASSERT_FALSE(c.files.empty()) << case_path << " has no '=== path' sections";
-  fs::path dir = fs::temp_directory_path() / ("yantra-golden-" + std::to_string(::getpid()) + "-" +
-                                              case_path.stem().string());
+  fs::path dir = fs::temp_directory_path() /
+                 ("yantra-golden-" + std::to_string(::getpid()) + "-" + case_path.stem().string());
   fs::remove_all(dir);
   for (const auto& [path, source] : c.files) {
     fs::create_directories((dir / "repo" / path).parent_path());

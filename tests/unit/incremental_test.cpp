@@ -88,7 +88,8 @@ TEST_F(Incremental, ContentUnchangedIsNotReparsed) {
   index("store");
   // Same bytes, new mtime: read and hashed, not parsed; the graph is up to date.
   write("a.py", "def f():\n    return 1\n");
-  fs::last_write_time(dir_ / "repo/a.py", fs::last_write_time(dir_ / "repo/a.py") + std::chrono::hours(1));
+  fs::last_write_time(dir_ / "repo/a.py",
+                      fs::last_write_time(dir_ / "repo/a.py") + std::chrono::hours(1));
   IndexReport r = index("store");
   EXPECT_EQ(r.files_parsed, 0u);
   EXPECT_TRUE(r.up_to_date);
