@@ -7,9 +7,9 @@
 // module. Every invariant the rest of Yantra relies on is checked; a violation executes
 // __builtin_trap(), which libFuzzer reports as a crash with the input that caused it.
 //
-// The same bytes, behind a valid format header, are also given to decode_facts() as a
-// stored blob, and a real blob with one byte changed is decoded too: whatever decode_facts
-// accepts, the resolver must survive (a store file can be damaged).
+// The same bytes are also decoded as stored blobs (a store file can be damaged): behind a
+// valid format header, spliced into the fixed file's real blob, and a real blob with one
+// byte changed. Whatever decode_facts accepts, the resolver must survive.
 //
 // Built by fuzz/CMakeLists.txt (clang, -fsanitize=fuzzer,address,undefined); also compiled
 // into the unit tests by tests/unit/fuzz_smoke_test.cpp, so it must stay warning-free
@@ -246,8 +246,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // The raw bytes as the body of a stored blob.
+  // The raw bytes as the body of a stored blob, and in place of a few bytes of a real one
+  // (where the first two bytes say), so that any field can take any encoding.
   static const std::string header = format_header();
   check_accepted_blob(header + bytes);
+  static const std::string fixed_blob = encode_facts(fixed_file());
+  if (size >= 2) {
+    std::string spliced = fixed_blob;
+    spliced.replace((data[0] * 256u + data[1]) % fixed_blob.size(), data[1] % 8, bytes.substr(2));
+    check_accepted_blob(spliced);
+  }
   return 0;
 }

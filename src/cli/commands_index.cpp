@@ -231,20 +231,21 @@ int show_node(const NodeInfo& n, const GraphArgs& a) {
 Handler declare_graph(CLI::App& app) {
   auto a = std::make_shared<GraphArgs>();
   app.require_subcommand(1);
-  auto common = [a](CLI::App* sub, bool takes_name) {
-    sub->add_option("--repo", a->repo, "indexed repository (default: the current directory)")
-        ->envname("YANTRA_REPO");
-    add_store_option(*sub, a->store);
-    sub->add_flag("--json", a->json_out, "print JSON");
-    if (takes_name)
-      sub->add_option("name", a->name, "qualified name, dotted suffix or bare name")->required();
+  // Declared once, on `graph`: subcommands fall through to them, so `yantra graph stats
+  // --store S` works and an environment variable never beats a flag.
+  app.add_option("--repo", a->repo, "indexed repository (default: the current directory)")
+      ->envname("YANTRA_REPO");
+  add_store_option(app, a->store);
+  app.add_flag("--json", a->json_out, "print JSON");
+  auto sub = [&app, a](const char* name, const char* help, bool takes_name) {
+    CLI::App* s = app.add_subcommand(name, help)->fallthrough();
+    if (takes_name) s->add_option("name", a->name, "qualified name, dotted suffix or bare name")->required();
   };
-  common(app.add_subcommand("stats", "counts of nodes and edges by kind"), false);
-  common(app.add_subcommand("show", "one node: location, signature, docstring, patterns"), true);
-  common(app.add_subcommand("callers", "who calls NAME"), true);
-  common(app.add_subcommand("callees", "what NAME calls"), true);
-  common(app.add_subcommand("tests", "tests that exercise NAME (or, for a test, what it tests)"),
-         true);
+  sub("stats", "counts of nodes and edges by kind", false);
+  sub("show", "one node: location, signature, docstring, patterns", true);
+  sub("callers", "who calls NAME", true);
+  sub("callees", "what NAME calls", true);
+  sub("tests", "tests that exercise NAME (or, for a test, what it tests)", true);
   CLI::App* self = &app;
   return [a, self] {
     graph::GraphReader g = graph::GraphReader::open(db_path_for(*a)).take();

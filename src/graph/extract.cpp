@@ -5,6 +5,7 @@
 // annotations and base classes land in the enclosing scope, as Python evaluates them.
 // Events are sorted by position and swept with a stack of open scopes.
 #include <algorithm>
+#include <string>
 #include <cassert>
 #include <cstring>
 #include <mutex>
@@ -396,7 +397,65 @@ void Extractor::finish_scopes() {
   }
 }
 
+namespace {
+
+// Python refuses brackets nested over 200 deep; libtree-sitter 0.20.7 crashes (a double
+// free) on some 66,000. Sources past this limit are reported, not parsed.
+constexpr uint32_t kMaxBracketDepth = 1000;
+
+// Byte offset where bracket nesting first exceeds the limit, skipping strings and
+// comments; npos when it never does.
+size_t excessive_nesting_at(std::string_view s) {
+  uint32_t depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '#') {
+      i = s.find('\n', i);
+      if (i == s.npos) break;
+    } else if (c == '\'' || c == '"') {
+      bool triple = i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c;
+      size_t j = i + (triple ? 3 : 1);
+      for (; j < s.size(); ++j) {
+        if (s[j] == '\\') { ++j; continue; }
+        if (s[j] == c && (!triple || (j + 2 < s.size() && s[j + 1] == c && s[j + 2] == c))) break;
+        if (!triple && s[j] == '\n') break;
+      }
+      i = triple ? j + 2 : j;
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxBracketDepth) return i;
+    } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+FileFacts too_deep(std::string_view source, size_t offset, const ModuleName& module,
+                   bool is_test_file) {
+  FileFacts f;
+  f.module_qname = module.qname;
+  f.is_package = module.is_package;
+  f.is_test_file = is_test_file;
+  f.n_lines = count_lines(source);
+  f.syntax_errors = 1;
+  std::string_view before = source.substr(0, offset);
+  auto line = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n') + 1);
+  size_t nl = before.rfind('\n');
+  auto col = static_cast<uint32_t>(nl == before.npos ? offset + 1 : offset - nl);
+  f.first_errors.push_back({line, col, "brackets nested over " + std::to_string(kMaxBracketDepth) +
+                                           " deep (Python allows 200); the file was not parsed"});
+  ScopeFacts m;
+  m.name = last_part(module.qname);
+  m.end_line = f.n_lines;
+  f.scopes.push_back(std::move(m));
+  return f;
+}
+
+}  // namespace
+
 FileFacts extract_facts(std::string_view source, const ModuleName& module, bool is_test_file) {
+  if (size_t at = excessive_nesting_at(source); at != source.npos)
+    return too_deep(source, at, module, is_test_file);
   thread_local ThreadTools tools;
   TSTree* tree = ts_parser_parse_string(tools.parser, nullptr, source.data(),
                                         static_cast<uint32_t>(source.size()));

@@ -99,6 +99,7 @@ namespace {
 
 // Offset of the first byte that is not valid UTF-8, or npos.
 size_t first_invalid_utf8(std::string_view s) {
+  // As Python decodes: no overlong forms, no surrogates, nothing above U+10FFFF.
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
@@ -106,9 +107,16 @@ size_t first_invalid_utf8(std::string_view s) {
       ++i;
       continue;
     }
-    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || c == 0xC0 || c == 0xC1 || c > 0xF4 || i + len > s.size()) return i;
-    for (size_t k = 1; k < len; ++k)
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range depends on the first
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (c1 < lo || c1 > hi) return i;
+    for (size_t k = 2; k < len; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
     i += len;
   }
@@ -139,9 +147,22 @@ std::string coding_cookie(std::string_view s) {
   return "";
 }
 
-bool is_utf8_name(const std::string& enc) {
-  return enc == "utf-8" || enc == "utf8" || enc == "utf_8" || enc.starts_with("utf-8-") ||
-         enc == "ascii" || enc == "us-ascii";
+// Python's codec names, as glibc's iconv knows them ("latin-1" -> "ISO-8859-1").
+std::string iconv_name(std::string python_name) {
+  for (char& c : python_name) c = c == '_' ? '-' : c;
+  if (python_name == "latin-1" || python_name == "latin1" || python_name == "l1" ||
+      python_name == "iso-8859-1" || python_name == "iso8859-1" || python_name == "8859" ||
+      python_name == "cp819")
+    return "ISO-8859-1";
+  if (python_name.starts_with("iso8859-")) python_name = std::string("iso-").append(python_name, 3);
+  for (char& c : python_name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return python_name;
+}
+
+bool is_utf8_name(std::string enc) {
+  for (char& c : enc) c = c == '_' ? '-' : c;
+  return enc == "utf-8" || enc == "utf8" || enc.starts_with("utf-8-") || enc == "ascii" ||
+         enc == "us-ascii";
 }
 
 std::string line_col(std::string_view s, size_t offset) {
@@ -152,7 +173,7 @@ std::string line_col(std::string_view s, size_t offset) {
 }
 
 bool convert_to_utf8(const std::string& encoding, std::string_view in, std::string& out) {
-  iconv_t cd = iconv_open("UTF-8", encoding.c_str());
+  iconv_t cd = iconv_open("UTF-8", iconv_name(encoding).c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
   out.assign(in.size() * 4 + 16, '\0');
   char* src = const_cast<char*>(in.data());
@@ -216,6 +237,16 @@ std::string fold_whitespace(std::string_view text) {
   return out;
 }
 
+// Code points below 0x800 (what \x and octal escapes can spell) as UTF-8.
+static void append_code_point(std::string& out, unsigned long cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
 std::string python_string_value(std::string_view lit) {
   size_t q = lit.find_first_of("'\"");
   if (q == lit.npos) return std::string(lit);
@@ -268,20 +299,36 @@ std::string python_string_value(std::string_view lit) {
       case 'v':
         out += '\v';
         break;
-      case '0':
-        out += '\0';
+      case 'x':
+        if (i + 2 < lit.size() && std::isxdigit(static_cast<unsigned char>(lit[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(lit[i + 2]))) {
+          append_code_point(out, std::stoul(std::string(lit.substr(i + 1, 2)), nullptr, 16));
+          i += 2;
+        } else {
+          out += "\\x";
+        }
         break;
       default:
-        out += '\\', out += e;
-        break;  // \x.., \u...., \N{...} kept as written
+        if (e >= '0' && e <= '7') {  // up to three octal digits
+          unsigned value = 0;
+          size_t digits = 0;
+          while (digits < 3 && i + digits < lit.size() && lit[i + digits] >= '0' &&
+                 lit[i + digits] <= '7')
+            value = value * 8 + static_cast<unsigned>(lit[i + digits++] - '0');
+          append_code_point(out, value);
+          i += digits - 1;
+        } else {
+          out += '\\', out += e;  // \u...., \N{...} and unknown escapes kept as written
+        }
+        break;
     }
   }
   return out;
 }
 
 std::string clean_docstring(std::string_view text) {
-  // inspect.cleandoc: expand tabs, drop the common indentation of lines 2.., trim blank
-  // leading and trailing lines.
+  // inspect.cleandoc: expand tabs; strip the first line's leading blanks and the common
+  // indentation of the others; drop empty lines at both ends. Trailing blanks stay.
   std::vector<std::string> lines;
   size_t start = 0;
   while (start <= text.size()) {
@@ -289,32 +336,31 @@ std::string clean_docstring(std::string_view text) {
     if (nl == text.npos) nl = text.size();
     std::string line;
     for (char c : text.substr(start, nl - start)) {
-      if (c == '\t')
-        line.append(8 - line.size() % 8, ' ');
-      else if (c != '\r')
-        line += c;
+      if (c == '\t') line.append(8 - line.size() % 8, ' ');
+      else line += c;
     }
     lines.push_back(std::move(line));
     start = nl + 1;
   }
+  auto is_space = [](char c) { return c == ' ' || c == '\r' || c == '\f' || c == '\v'; };
+  auto indent_of = [&](const std::string& l) {
+    size_t i = 0;
+    while (i < l.size() && is_space(l[i])) ++i;
+    return i;
+  };
   size_t margin = SIZE_MAX;
   for (size_t i = 1; i < lines.size(); ++i) {
-    size_t indent = lines[i].find_first_not_of(' ');
-    if (indent != std::string::npos) margin = std::min(margin, indent);
+    size_t indent = indent_of(lines[i]);
+    if (indent < lines[i].size()) margin = std::min(margin, indent);
   }
-  auto lstrip = [](std::string& s) { s.erase(0, std::min(s.find_first_not_of(' '), s.size())); };
-  if (!lines.empty()) lstrip(lines[0]);
-  for (size_t i = 1; i < lines.size(); ++i)
-    lines[i].erase(0, std::min(margin == SIZE_MAX ? 0 : margin, lines[i].size()));
-  auto blank = [](const std::string& s) { return s.find_first_not_of(" ") == std::string::npos; };
-  while (!lines.empty() && blank(lines.back())) lines.pop_back();
+  if (!lines.empty()) lines[0].erase(0, indent_of(lines[0]));
+  if (margin != SIZE_MAX)
+    for (size_t i = 1; i < lines.size(); ++i) lines[i].erase(0, std::min(margin, lines[i].size()));
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
   size_t first = 0;
-  while (first < lines.size() && blank(lines[first])) ++first;
+  while (first < lines.size() && lines[first].empty()) ++first;
   std::string out;
-  for (size_t i = first; i < lines.size(); ++i) {
-    while (!lines[i].empty() && lines[i].back() == ' ') lines[i].pop_back();
-    out.append(i == first ? "" : "\n").append(lines[i]);
-  }
+  for (size_t i = first; i < lines.size(); ++i) out.append(i == first ? "" : "\n").append(lines[i]);
   return out;
 }
 

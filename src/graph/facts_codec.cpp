@@ -1,15 +1,18 @@
 // FileFacts <-> a compact binary blob (varints and length-prefixed strings), stored per
 // file so an incremental index reloads unchanged files without parsing them. The blob
-// starts with a format version; a blob of another version or a damaged one is refused
-// and the file is parsed again.
+// starts with a format version and ends with an XXH3 checksum of what precedes it; a blob
+// of another version or a damaged one is refused and the file is parsed again.
 #include <cstring>
 
+#include <climits>
+
+#include "base/base.h"
 #include "graph/facts.h"
 
 namespace yantra::graph {
 namespace {
 
-constexpr uint32_t kFormat = 0x59460002;  // 'YF' + version 2
+constexpr uint32_t kFormat = 0x59460003;  // 'YF' + version 3
 
 class Writer {
  public:
@@ -65,6 +68,7 @@ class Reader {
     return n;
   }
   bool at_end() const { return pos_ == in_.size(); }
+  void fail_now() { fail(); }
 
  private:
   uint64_t fail() {
@@ -105,7 +109,9 @@ void write_scope(Writer& w, const ScopeFacts& s) {
 
 void read_scope(Reader& r, ScopeFacts& s) {
   s.kind = static_cast<ScopeKind>(r.u() % 3);
-  s.parent = static_cast<int32_t>(r.u()) - 1;
+  uint64_t parent = r.u();  // stored +1 so the module's -1 is 0
+  if (parent > static_cast<uint64_t>(INT32_MAX)) r.fail_now();
+  s.parent = static_cast<int32_t>(parent) - 1;
   s.name = r.s();
   s.line = r.u32(), s.end_line = r.u32(), s.col = r.u32();
   uint64_t bits = r.u();
@@ -149,10 +155,18 @@ std::string encode_facts(const FileFacts& f) {
   }
   w.u(f.imports.size());
   for (const auto& i : f.imports) w.u(i.scope), w.u(i.is_from ? 1 : 0), w.s(i.module), w.s(i.full);
-  return w.take();
+  std::string blob = w.take();
+  uint64_t sum = hash64(blob);
+  blob.append(reinterpret_cast<const char*>(&sum), sizeof sum);
+  return blob;
 }
 
 bool decode_facts(std::string_view blob, FileFacts& f) {
+  uint64_t sum = 0;
+  if (blob.size() < sizeof sum) return false;
+  std::memcpy(&sum, blob.data() + blob.size() - sizeof sum, sizeof sum);
+  blob.remove_suffix(sizeof sum);
+  if (hash64(blob) != sum) return false;
   Reader r(blob);
   if (r.u() != kFormat || !r.ok()) return false;
   f = FileFacts{};

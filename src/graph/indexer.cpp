@@ -55,6 +55,7 @@ void process(FileSystem& fs, const std::string& prefix, FileJob& job, bool force
     }
     row.status = "failed", row.message = job.problems.back().message;
     row.change = FileRow::Change::kContent;
+    row.mtime_ns = -1;  // no file has this mtime: the next run reads it again
     return;
   }
   row.size = bytes->size();
@@ -173,8 +174,16 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   bool any_change = !removed.empty();
   for (const FileJob& job : jobs) any_change |= job.row.change == FileRow::Change::kContent;
   if (!any_change) {
-    for (FileJob& job : jobs)
+    // Touched but unchanged files: remember their new mtime, so they are not read again.
+    std::vector<FileRow> touched;
+    for (FileJob& job : jobs) {
       for (auto& p : job.problems) report.problems.push_back(std::move(p));
+      if (job.row.change == FileRow::Change::kStat) touched.push_back(std::move(job.row));
+    }
+    if (!touched.empty()) {
+      if (auto begun = store.begin_write(touched, {}); !begun) return begun.error();
+      if (auto done = store.finish_files(); !done) return done.error();
+    }
     report.up_to_date = true;
     report.files_unchanged = scan.files.size();
     report.seconds = monotonic_seconds() - t0;

@@ -133,23 +133,21 @@ std::vector<NodeInfo> GraphReader::find(std::string_view name) const {
   sqlite3* db = as_db(db_);
   std::string base = std::string("SELECT ") + kNodeColumns +
                      " FROM nodes n LEFT JOIN files f ON f.id = n.file_id WHERE ";
-  auto run = [&](const std::string& where, std::string_view arg) {
+  auto run = [&](const std::string& where, std::string_view a, std::string_view b) {
     std::vector<NodeInfo> out;
-    Statement s(db, base + where + " ORDER BY n.qname LIMIT 50");
-    s.bind(1, arg);
+    Statement s(db, base + where + " ORDER BY n.kind = 'external', n.qname LIMIT 50");
+    s.bind(1, a).bind(2, b);
     while (s.step()) out.push_back(read_node(s, 0));
     return out;
   };
-  if (auto exact = run("n.qname = ?1", name); !exact.empty()) return exact;
+  if (auto exact = run("n.qname = ?1 AND ?2 = ?2", name, ""); !exact.empty()) return exact;
+  // A dotted suffix ("JSONEncoder.encode") or a bare name, through the name index.
   size_t dot = name.rfind('.');
   std::string last(dot == name.npos ? name : name.substr(dot + 1));
-  // Suffix match through the name index: candidates named like the last part.
   std::string suffix(1, '.');
   suffix.append(name);
-  std::vector<NodeInfo> out;
-  for (auto& n : run("n.name = ?1", last))
-    if (name.find('.') == name.npos || n.qname.ends_with(suffix)) out.push_back(std::move(n));
-  return out;
+  if (dot == name.npos) return run("n.name = ?1 AND ?2 = ?2", last, "");
+  return run("n.name = ?1 AND substr(n.qname, -length(?2)) = ?2", last, suffix);
 }
 
 Result<NodeInfo> GraphReader::find_one(std::string_view name) const {

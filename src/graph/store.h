@@ -109,6 +109,8 @@ class Store {
   Result<WriteStats> finish_write(const ResolvedGraph& graph,
                                   const std::vector<std::pair<std::string, std::string>>& meta);
   void rollback();
+  // Commits a write that only changed file rows (begin_write without nodes or edges).
+  Result<void> finish_files();
 
  private:
   explicit Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

@@ -61,15 +61,6 @@ Result<void> Store::begin_write(const std::vector<FileRow>& files,
     exec("BEGIN IMMEDIATE");
     pending_ = std::make_unique<Pending>();
     write_files(files, removed);
-    Statement f(db_, "SELECT id, path FROM files");
-    while (f.step()) pending_->file_ids.emplace(std::string(f.text(1)), f.int64(0));
-    Statement s(db_, "SELECT id, qname, fp, kind = 'external', edges_fp FROM nodes");
-    while (s.step()) {
-      pending_->existing.emplace(identity(s.text(1), s.int64(3) != 0),
-                                 Pending::Existing{s.int64(0), static_cast<uint64_t>(s.int64(2)),
-                                                   static_cast<uint64_t>(s.int64(4)), false});
-      pending_->max_id = std::max(pending_->max_id, s.int64(0));
-    }
   } catch (const FatalError& e) {
     return failed(e);
   }
@@ -103,9 +94,28 @@ void Store::write_files(const std::vector<FileRow>& files,
   }
 }
 
+Result<void> Store::finish_files() {
+  try {
+    exec("COMMIT");
+  } catch (const FatalError& e) {
+    return failed(e);
+  }
+  pending_.reset();
+  return {};
+}
+
 Result<void> Store::write_nodes(const std::vector<std::string>& fact_paths,
                                 const std::vector<NodeRecord>& repository_nodes) {
   try {
+    Statement f(db_, "SELECT id, path FROM files");
+    while (f.step()) pending_->file_ids.emplace(std::string(f.text(1)), f.int64(0));
+    Statement s(db_, "SELECT id, qname, fp, kind = 'external', edges_fp FROM nodes");
+    while (s.step()) {
+      pending_->existing.emplace(identity(s.text(1), s.int64(3) != 0),
+                                 Pending::Existing{s.int64(0), static_cast<uint64_t>(s.int64(2)),
+                                                   static_cast<uint64_t>(s.int64(4)), false});
+      pending_->max_id = std::max(pending_->max_id, s.int64(0));
+    }
     pending_->repository_nodes = repository_nodes.size();
     write_node_rows(repository_nodes, 0, repository_nodes.size(), &fact_paths);
     // A new store indexes its nodes now, while the resolver still works on the edges.
