@@ -111,6 +111,7 @@ Handler declare_index(CLI::App& app) {
     options.root = a->path;
     options.store_dir = a->store;
     options.threads = a->threads;
+    options.leave_memory_to_exit = true;  // the process ends after the report
     graph::IndexReport r = graph::index_repository(real_file_system(), options).take();
     print_problems(r, a->verbose || a->json_out);
     if (a->json_out)

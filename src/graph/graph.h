@@ -39,6 +39,10 @@ struct IndexOptions {
   std::string store_dir;  // default: ROOT/.yantra
   unsigned threads = 0;   // 0: every core
   bool progress = true;   // a progress bar when stderr is a terminal
+  // For a process that exits right after indexing (the CLI): leave the run's parse and
+  // resolution structures to the OS rather than free them one by one, as clang's
+  // -disable-free does. Library users keep the default.
+  bool leave_memory_to_exit = false;
   SourceOptions sources;
 };
 

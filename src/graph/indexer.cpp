@@ -133,7 +133,10 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   bool prefix_changed = store.meta("package_prefix") != prefix || store.meta("root").empty();
   std::unordered_map<std::string, StoredFile> stored = store.files();
 
-  std::vector<FileJob> jobs(scan.files.size());
+  // The run's large structures (millions of small strings) live on the heap, so that a
+  // one-shot process can leave them to the OS instead of freeing them one by one.
+  auto jobs_owner = std::make_unique<std::vector<FileJob>>(scan.files.size());
+  std::vector<FileJob>& jobs = *jobs_owner;
   std::vector<size_t> to_read;
   for (size_t i = 0; i < scan.files.size(); ++i) {
     FileJob& job = jobs[i];
@@ -168,6 +171,11 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
       progress.advance();
     });
   };
+  // Largest files first, so that no core waits alone on a big file at the end.
+  std::sort(to_read.begin(), to_read.end(), [&](size_t a, size_t b) {
+    const SourceFile &fa = scan.files[a], &fb = scan.files[b];
+    return fa.size != fb.size ? fa.size > fb.size : a < b;
+  });
   parse_all(to_read, false);
   report.parse_seconds = monotonic_seconds() - t1;
 
@@ -238,7 +246,8 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
 
   // The store works on a second thread beside the resolver: it writes the file rows while
   // the repository's nodes are resolved, then those nodes while the calls are resolved.
-  Resolution resolution(facts);
+  auto resolution_owner = std::make_unique<Resolution>(facts);
+  Resolution& resolution = *resolution_owner;
   const std::vector<NodeRecord>* repository_nodes = nullptr;
   std::latch nodes_ready(1);
   Result<void> begun, nodes_written;
@@ -251,7 +260,8 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   nodes_ready.count_down();
   resolution.edges();
   writer.join();
-  ResolvedGraph graph = resolution.take();
+  auto graph_owner = std::make_unique<ResolvedGraph>(resolution.take());
+  ResolvedGraph& graph = *graph_owner;
   report.resolve_seconds = monotonic_seconds() - t2;
   if (!begun) return begun.error();
   if (!nodes_written) return nodes_written.error();
@@ -283,6 +293,11 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   report.edges_written = written->edges_written;
   report.edges_deleted = written->edges_deleted;
   report.seconds = monotonic_seconds() - t0;
+  if (options.leave_memory_to_exit) {  // see IndexOptions
+    (void)jobs_owner.release();
+    (void)resolution_owner.release();
+    (void)graph_owner.release();
+  }
   return report;
 }
 
