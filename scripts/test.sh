@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: every CTest label (unit, e2e), then the libFuzzer target for a
-# bounded time when clang is there (scripts/setup.sh installs it).
+# The whole test suite: the libFuzzer target for a bounded time when clang is there
+# (scripts/setup.sh installs it), then every CTest label (unit, e2e).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 if command -v clang++ >/dev/null 2>&1; then
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYANTRA_FUZZ=ON \
@@ -16,3 +15,6 @@ if command -v clang++ >/dev/null 2>&1; then
   build-fuzz/fuzz/graph_fuzz -max_total_time="${YANTRA_FUZZ_SECONDS:-30}" -max_len=4096 \
     -print_final_stats=1 build-fuzz/corpus 2>&1 | tail -n 12
 fi
+
+# Last, so that its summary closes the output.
+ctest --test-dir build --output-on-failure -j "$(nproc)"
