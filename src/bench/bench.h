@@ -25,6 +25,9 @@ struct IndexBenchOptions {
   std::string work_dir;  // default: a fresh temporary directory, removed afterwards
   bool run_gold = true;   // the reference graph builder (about 15 s on the stdlib)
   bool run_ctags = true;
+  // Each measurement is taken this many times and the fastest kept: on a shared machine
+  // noise only ever adds time.
+  int repeat = 1;
 };
 
 // One measured process.
@@ -38,6 +41,7 @@ struct Measured {
 };
 
 struct IndexBenchResult {
+  int repeat = 1;
   uint64_t files = 0, bytes = 0;
   Measured cold, incremental, gold, ctags;
   size_t incremental_files_parsed = 0;

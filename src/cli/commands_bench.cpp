@@ -32,6 +32,10 @@ Handler declare_bench_index(CLI::App& app) {
                  "keep the copied corpus, store and peer outputs in DIR (default: a temporary "
                  "directory, removed)")
       ->envname("YANTRA_BENCH_WORK");
+  app.add_option("--repeat", o.repeat,
+                 "take each measurement N times and keep the fastest (noise only adds time)")
+      ->envname("YANTRA_BENCH_REPEAT")
+      ->check(CLI::Range(1, 100));
   app.add_option("--python", o.python, "Python for the peer scripts (default: /usr/bin/python3)")
       ->envname("YANTRA_PYTHON");
   app.add_option("--ctags", o.ctags, "universal-ctags binary (default: ctags from PATH)")
