@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,16 +27,8 @@ struct Outcome {
   std::string out, err;
 };
 
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using yantra::testing::contains;
+using yantra::testing::read_bytes;
 
 // Runs YANTRA_BINARY with `args`, in `cwd`, with the environment minus every YANTRA_*
 // variable (so the caller's shell cannot change the outcome) plus `extra_env`. Output goes

@@ -18,21 +18,15 @@
 #include "graph/store.h"
 #include "source/source.h"
 
+#include "test_support.h"
+
 namespace yantra::graph {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using yantra::testing::contains;
+using yantra::testing::read_bytes;
 
 // A FileSystem whose read() fails for paths ending in `failing` (empty: none), as a disk
 // error or a file removed mid-scan would.
