@@ -202,11 +202,10 @@ int64_t Resolution::Resolver::class_lookup(uint32_t cls, std::string_view name, 
   // The same (class, name) is asked for at every self.x() site: remember the answer.
   std::string key(name);
   key.append(reinterpret_cast<const char*>(&cls), sizeof cls).push_back(skip_self ? 1 : 0);
-  auto [it, inserted] = class_memo_.try_emplace(std::move(key), -1);
+  auto [it, inserted] = class_memo_.try_emplace(key, -1);  // -1 meanwhile: cycles stop
   if (!inserted) return it->second;
   int64_t r = class_lookup_uncached(cls, name, skip_self);
-  class_memo_[std::string(name).append(reinterpret_cast<const char*>(&cls), sizeof cls) +
-              static_cast<char>(skip_self ? 1 : 0)] = r;
+  class_memo_[key] = r;  // `it` may be stale: the lookup can grow the memo
   return r;
 }
 
