@@ -112,7 +112,6 @@ class GraphReader {
   std::vector<EdgeInfo> tests_of(int64_t id) const;        // tests that exercise `id`
   std::vector<EdgeInfo> tested_by_this(int64_t id) const;  // what test `id` exercises
   std::vector<EdgeInfo> out_edges(int64_t id, EdgeKind kind) const;
-  std::vector<EdgeInfo> in_edges(int64_t id, EdgeKind kind) const;
 
  private:
   explicit GraphReader(void* db) : db_(db) {}

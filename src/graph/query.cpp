@@ -201,8 +201,5 @@ std::vector<EdgeInfo> GraphReader::tested_by_this(int64_t id) const {
 std::vector<EdgeInfo> GraphReader::out_edges(int64_t id, EdgeKind kind) const {
   return edges(id, to_string(kind), true);
 }
-std::vector<EdgeInfo> GraphReader::in_edges(int64_t id, EdgeKind kind) const {
-  return edges(id, to_string(kind), false);
-}
 
 }  // namespace yantra::graph

@@ -19,6 +19,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/base.h"
 #include "graph/graph.h"
 #include "graph_dump.h"
 
@@ -79,7 +80,9 @@ TEST_P(Golden, GraphMatchesExpected) {
 
   const char* update = std::getenv("YANTRA_UPDATE_GOLDEN");
   if (update && std::string(update) == "1") {
-    std::ofstream(case_path, std::ios::binary) << c.head << "---\n" << actual;
+    // Through a temp file and rename: an interrupted update never leaves half a golden file.
+    auto written = yantra::write_file_atomic(case_path.string(), c.head + "---\n" + actual);
+    ASSERT_TRUE(written.ok()) << written.error().message;
     std::cerr << "updated " << case_path << "; review the diff and run again without the flag\n";
     return;
   }
