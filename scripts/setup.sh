@@ -8,7 +8,7 @@ cd "$root"
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
-  libtree-sitter-dev libsqlite3-dev sqlite3 libxxhash-dev
+  libtree-sitter-dev libsqlite3-dev sqlite3 libxxhash-dev zlib1g-dev bubblewrap
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang
   python3 python3-pytest libpython3.11-testsuite universal-ctags

@@ -152,6 +152,9 @@ double monotonic_seconds();
 uint64_t peak_rss_bytes();
 
 std::string human_bytes(uint64_t bytes);
+
+// A data file compiled into the binary (cmake/embed.cmake); empty if unknown.
+std::string_view embedded_file(std::string_view name);
 std::string format_fixed(double value, int decimals);
 
 }  // namespace yantra

@@ -65,3 +65,34 @@ Result<CallRecall> compare_calls_with_gold(const std::string& gold_edges_jsonl,
                                            const std::string& graph_db);
 
 }  // namespace yantra::bench
+
+namespace yantra::bench {
+
+// `yantra bench validate`: every recorded HumanEval dev answer against its hidden tests,
+// in the sandbox, beside exec_peer.py (the human-eval harness approach, no isolation).
+struct ValidateBenchOptions {
+  std::string problems;   // default: PEERS/../data/humaneval/HumanEval-dev.jsonl.gz
+  std::string runs;       // default: PEERS/../data/humaneval/recorded-runs-dev.jsonl.gz
+  std::string peers_dir;  // as for the index benchmark
+  std::string python = "/usr/bin/python3";
+  int workers = 0;        // 0: one per core, for both systems
+  double timeout_seconds = 3.0;  // the peer's limit
+  bool run_peer = true;
+  size_t limit = 0;       // validate only the first N runs (0: all)
+};
+
+struct ValidateBenchResult {
+  size_t executions = 0, agreement = 0, passed = 0;
+  double seconds = 0, exec_per_s = 0;
+  Measured peer;
+  double peer_exec_per_s = 0;
+  size_t peer_agreement = 0;
+  std::vector<std::pair<std::string, size_t>> statuses;  // status -> count
+  std::vector<std::string> disagreements;               // "task model run: ours vs recorded"
+  std::string table;
+  std::string json_line;
+};
+
+Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& options);
+
+}  // namespace yantra::bench

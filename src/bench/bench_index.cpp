@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench/bench.h"
+#include "bench/internal.h"
 
 extern char** environ;
 
@@ -36,6 +37,9 @@ constexpr size_t kStderrLinesInErrors = 10;
 constexpr size_t kMissingShownInTable = 5;
 constexpr const char* kTouchedFile = "json/encoder.py";  // in the stdlib; else the first file
 
+}  // namespace
+
+// Shared with the other benchmarks through bench/internal.h.
 void progress(const std::string& line) {
   std::cerr << "yantra bench: " << line << "\n";
 }
@@ -60,11 +64,6 @@ struct Pipe {
   }
 };
 
-struct ProcessRun {
-  Measured measured;
-  std::string out;       // all of stdout
-  std::string err_tail;  // the last kStderrKeptBytes of stderr
-};
 
 // Reads both pipes until both reach EOF; polling both avoids a deadlock on a full pipe.
 void drain(Pipe& out_pipe, Pipe& err_pipe, ProcessRun& run) {
@@ -294,6 +293,8 @@ std::string with_commas(uint64_t v) {
   }
   return out;
 }
+
+namespace {
 
 // Decimal megabytes in the table and the JSON alike (human_bytes counts in 1,024s), so both
 // read the same figure, and the corpus size matches the peers' README (29.8 MB).

@@ -39,7 +39,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"index", "parse a Python repository into its code graph (.yantra/graph.db)", declare_index},
       {"graph", "query the code graph: stats | show | callers | callees | tests", declare_graph},
-      {"bench", "benchmarks beside their peers: bench index", declare_bench},
+      {"validate", "run a candidate against tests in the sandbox: passed, failed, timeout...",
+       declare_validate},
+      {"bench", "benchmarks beside their peers: bench index | validate", declare_bench},
       {"demo", "index Debian's CPython standard library and print its graph summary", declare_demo},
       {"help", "print this list", declare_help},
       {"version", "print the version", declare_version},

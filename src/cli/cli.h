@@ -36,5 +36,6 @@ Handler declare_index(CLI::App& app);
 Handler declare_graph(CLI::App& app);
 Handler declare_demo(CLI::App& app);
 Handler declare_bench(CLI::App& app);
+Handler declare_validate(CLI::App& app);
 
 }  // namespace yantra::cli

@@ -50,6 +50,41 @@ Handler declare_bench_index(CLI::App& app) {
   };
 }
 
+struct BenchValidateArgs {
+  bench::ValidateBenchOptions options;
+  bool json_out = false, no_peer = false;
+};
+
+Handler declare_bench_validate(CLI::App& app) {
+  auto a = std::make_shared<BenchValidateArgs>();
+  bench::ValidateBenchOptions& o = a->options;
+  app.add_option("--problems", o.problems,
+                 "HumanEval problems, JSONL.gz (default: shared/data/humaneval/HumanEval-dev)")
+      ->envname("YANTRA_BENCH_PROBLEMS");
+  app.add_option("--runs", o.runs,
+                 "recorded answers, JSONL.gz (default: shared/data/humaneval/recorded-runs-dev)")
+      ->envname("YANTRA_BENCH_RUNS");
+  app.add_option("--peers", o.peers_dir, "directory of the peer scripts")->envname("YANTRA_PEERS");
+  app.add_option("--workers", o.workers, "sandboxes, and peer workers (default: one per core)")
+      ->envname("YANTRA_WORKERS")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--timeout", o.timeout_seconds, "seconds per run: CPU time here, wall clock in the peer (its 3 s)")
+      ->envname("YANTRA_VALIDATE_TIMEOUT")
+      ->check(CLI::Range(0.1, 600.0));
+  app.add_option("--limit", o.limit, "validate only the first N answers (no peer then)");
+  app.add_option("--python", o.python, "Python for the peer (default: /usr/bin/python3)")
+      ->envname("YANTRA_PYTHON");
+  app.add_flag("--no-peer", a->no_peer, "skip exec_peer.py");
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  return [a] {
+    a->options.run_peer = !a->no_peer;
+    bench::ValidateBenchResult r = bench::run_validate_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return r.agreement == r.executions ? 0 : 1;
+  };
+}
+
 struct Bench {
   const char* name;
   const char* help;
@@ -60,6 +95,8 @@ struct Bench {
 constexpr Bench kBenches[] = {
     {"index", "index a Python tree cold and incrementally, beside gold_graph.py and ctags",
      declare_bench_index},
+    {"validate", "validate the recorded HumanEval answers in the sandbox, beside exec_peer.py",
+     declare_bench_validate},
 };
 
 }  // namespace

@@ -17,9 +17,6 @@ struct PythonQuery {
 // queries/python.scm, compiled once (thread-safe); the TSQuery is shared read-only.
 const PythonQuery& python_query();
 
-// A data file compiled into the binary (cmake/embed.cmake); empty if unknown.
-std::string_view embedded_file(std::string_view name);
-
 // "a.b.c" -> "a.b"; "a" -> "".
 std::string parent_of(std::string_view dotted);
 // "a.b.c" -> "c"; "a.b.c" -> "a".

@@ -16,13 +16,17 @@ extern const std::pair<std::string_view, std::string_view> kFiles[];
 extern const int kFileCount;
 }  // namespace yantra::embedded
 
-namespace yantra::graph {
+namespace yantra {
 
 std::string_view embedded_file(std::string_view name) {
   for (int i = 0; i < embedded::kFileCount; ++i)
     if (embedded::kFiles[i].first == name) return embedded::kFiles[i].second;
   return {};
 }
+
+}  // namespace yantra
+
+namespace yantra::graph {
 
 std::string parent_of(std::string_view dotted) {
   size_t dot = dotted.rfind('.');

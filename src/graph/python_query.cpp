@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/base.h"
 #include "graph/extractor.h"
 
 namespace yantra::graph {

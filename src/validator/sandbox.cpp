@@ -1,0 +1,122 @@
+// The bubblewrap command line and the launch of one sandbox process.
+//
+// Inside: new user, pid, net, ipc, uts (and cgroup where possible) namespaces; /usr
+// read-only and nothing else of the host (no $HOME, no repository, no Yantra files);
+// a private size-capped tmpfs on /tmp and /dev/shm; a clean environment. The harness
+// runs as PID 1 so that every process a run leaves behind re-parents to it and dies
+// with kill(-1) after the run.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "validator/internal.h"
+
+extern char** environ;
+
+namespace yantra::validator {
+namespace {
+
+constexpr const char* kBubblewrap = "/usr/bin/bwrap";
+constexpr uint64_t kTmpfsBytes = 256ull << 20;
+
+std::vector<std::string> bubblewrap_argv(const std::string& python) {
+  std::vector<std::string> argv = {
+      kBubblewrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+      "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+      "--as-pid-1", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"};
+  // Debian's merged /usr: the top-level directories are links into it.
+  for (const char* link : {"bin", "sbin", "lib", "lib64", "lib32", "libx32"}) {
+    std::string relative = std::string("usr/").append(link);
+    if (std::filesystem::exists("/" + relative)) {
+      argv.push_back("--symlink");
+      argv.push_back(relative);
+      argv.push_back(std::string("/").append(link));
+    }
+  }
+  argv.insert(argv.end(), {"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+                           "--ro-bind-try", "/etc/localtime", "/etc/localtime",
+                           "--proc", "/proc", "--dev", "/dev",
+                           "--size", std::to_string(kTmpfsBytes), "--tmpfs", "/tmp",
+                           "--size", std::to_string(kTmpfsBytes / 4), "--tmpfs", "/dev/shm",
+                           "--chdir", "/tmp", "--clearenv",
+                           "--setenv", "PATH", "/usr/bin:/bin",
+                           "--setenv", "HOME", "/tmp",
+                           "--setenv", "LANG", "C.UTF-8",
+                           "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+                           "--setenv", "PYTHONHASHSEED", "0",
+                           python, "-I", "-c", std::string(embedded_file("harness.py"))});
+  return argv;
+}
+
+class BubblewrapLauncher : public Launcher {
+ public:
+  explicit BubblewrapLauncher(std::string python) : python_(std::move(python)) {}
+
+  Result<SandboxProcess> launch() override {
+    if (auto why = sandbox_unavailable()) return Error{*why};
+    return spawn_with_pipes(bubblewrap_argv(python_));
+  }
+
+ private:
+  std::string python_;
+};
+
+}  // namespace
+
+Result<SandboxProcess> spawn_with_pipes(const std::vector<std::string>& argv) {
+  int to_child[2], from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) return Error{"sandbox: pipe: " + std::string(strerror(errno))};
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    close(to_child[0]);
+    close(to_child[1]);
+    return Error{"sandbox: pipe: " + std::string(strerror(errno))};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(to_child[0]);
+  close(from_child[1]);
+  if (rc != 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    return Error{std::string("sandbox: cannot start ") + argv[0] + ": " + strerror(rc)};
+  }
+  return SandboxProcess{pid, to_child[1], from_child[0]};
+}
+
+std::optional<std::string> sandbox_unavailable() {
+  if (access(kBubblewrap, X_OK) != 0) {
+    return std::string("sandbox: ") + kBubblewrap +
+           " not found; install Debian's bubblewrap (scripts/setup.sh does)";
+  }
+  struct stat st {};
+  if (stat("/usr/bin/python3", &st) != 0) {
+    return std::string("sandbox: /usr/bin/python3 not found; install Debian's python3");
+  }
+  // Debian kernels can switch unprivileged user namespaces off.
+  if (auto flag = read_file("/proc/sys/kernel/unprivileged_userns_clone"); flag && !flag->empty() &&
+                                                                           (*flag)[0] == '0') {
+    return std::string(
+        "sandbox: unprivileged user namespaces are disabled; run "
+        "`sysctl kernel.unprivileged_userns_clone=1` as root");
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<Launcher> bubblewrap_launcher(std::string python) {
+  return std::make_unique<BubblewrapLauncher>(std::move(python));
+}
+
+}  // namespace yantra::validator
