@@ -10,7 +10,7 @@
 # denies the frame and object introspection that could reach it. Lines without the nonce
 # are counted as forged. Only the child's own PID emits markers, so forked copies of the
 # harness cannot report twice.
-import os, sys, json, struct, signal, resource, time, select, shutil, io, builtins, gc
+import os, sys, json, struct, signal, _signal, resource, time, select, shutil, io, builtins, gc
 
 # Warm modules: children are forks, so what is imported here costs nothing per run. The
 # set is what generated code imports most (measured on recorded HumanEval answers); every
@@ -20,6 +20,9 @@ import string  # noqa: F401
 import doctest  # warm, and so that its restore of sys.settrace can be allowed; see below
 
 CTL_IN, CTL_OUT = 200, 201
+# The builtins tests run with, copied once here: copying them in each child would touch
+# (and so copy-on-write) every page that holds a builtin object.
+CLEAN_BUILTINS = dict(builtins.__dict__)
 RUN_ROOT = "/tmp"
 FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals"}
 DENIED_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents",
@@ -158,7 +161,7 @@ def child_main(req, compiled, nonce, marker_fd):
     doctest.sys = NoTraceSys()
     sys.addaudithook(audit_hook_for(strict))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    clean_builtins = dict(builtins.__dict__)
+    clean_builtins = CLEAN_BUILTINS
 
     if form == "pytest":
         return run_pytest(req, emit)
@@ -320,7 +323,7 @@ def start_child(req, compiled, run_dir, out_path, err_path, marker_w, nonce):
     os.close(out)
     os.close(err)
     os.chdir(run_dir)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # C level: no enum conversions
     set_limits(req["limits"])
     try:
         child_main(req, compiled, nonce, marker_w)
