@@ -146,6 +146,70 @@ def compile_all(req):
     return compiled, None
 
 
+def encode_marker(fields):
+    """key=value pairs built only from methods of builtin types, which a candidate cannot
+    patch (a module such as json it can): s:HEX for text, i:N, b:0/1, n for None."""
+    parts = []
+    for key, value in fields.items():
+        if value is None:
+            parts.append(key + "=n")
+        elif value is True or value is False:
+            parts.append(key + ("=b:1" if value else "=b:0"))
+        elif type(value) is int:
+            parts.append(key + "=i:" + int.__repr__(value))
+        else:
+            parts.append(key + "=s:" + str.encode(str(value), "utf-8", "replace").hex())
+    return " ".join(parts)
+
+
+def decode_marker(text):
+    fields = {}
+    for part in text.split(" "):
+        key, _, value = part.partition("=")
+        if value == "n":
+            fields[key] = None
+        elif value.startswith("b:"):
+            fields[key] = value == "b:1"
+        elif value.startswith("i:"):
+            fields[key] = int(value[2:])
+        elif value.startswith("s:"):
+            fields[key] = bytes.fromhex(value[2:]).decode("utf-8", "replace")
+        else:
+            raise ValueError(part)
+    return fields
+
+
+# sys changes legitimately (stdout, recursion limit); builtins are protected apart.
+UNWATCHED = {"sys", "builtins", "__main__"}
+
+
+def watched_namespaces(req):
+    """Modules the tests name (and their classes): a candidate that patches one of them,
+    say math.isclose or unittest.TestCase.run, could make the tests lie."""
+    text = " ".join([req.get("source", ""), req.get("setup", "")] +
+                    [c.get("code", "") for c in req.get("cases", [])])
+    spaces = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] in UNWATCHED:
+            continue
+        if name.split(".")[0] in text and re.search(r"\b%s\b" % re.escape(name.split(".")[0]), text):
+            spaces.append((name, vars(module)))
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    spaces.append((name + "." + value.__name__, value.__dict__))
+    return [(label, ns, dict(ns)) for label, ns in spaces]
+
+
+def tampered(watched):
+    for label, ns, before in watched:
+        if len(ns) != len(before):
+            return label
+        for key, value in before.items():
+            if ns.get(key, before) is not value:
+                return "%s.%s" % (label, key)
+    return None
+
+
 def child_main(req, compiled, nonce, marker_fd):
     me = os.getpid()
     real_repr, real_exec, real_compile, real_eval = repr, exec, compile, eval
@@ -153,8 +217,7 @@ def child_main(req, compiled, nonce, marker_fd):
     def emit(**fields):
         if os.getpid() != me:  # a fork of the candidate continuing through the harness
             os._exit(0)
-        line = nonce + " " + json.dumps(fields) + "\n"
-        os.write(marker_fd, line.encode())
+        os.write(marker_fd, (nonce + " " + encode_marker(fields) + "\n").encode())
 
     form = req["form"]
     strict = form != "pytest"  # pytest's reporting needs frames; see run_pytest
@@ -166,6 +229,7 @@ def child_main(req, compiled, nonce, marker_fd):
     if form == "pytest":
         return run_pytest(req, emit)
 
+    watched = watched_namespaces(req)
     ns = {"__name__": "solution", "__builtins__": builtins}
     try:
         real_exec(compiled["code"], ns)
@@ -182,6 +246,10 @@ def child_main(req, compiled, nonce, marker_fd):
         run_check(req, compiled, ns, test_ns, emit, real_exec)
     else:
         run_cases(req, compiled, test_ns, emit, real_exec, real_compile, real_eval, real_repr)
+    what = tampered(watched)
+    if what is not None:
+        emit(k="tamper", what="%s was replaced" % what)
+    emit(k="done")
 
 
 def run_check(req, compiled, ns, test_ns, emit, real_exec):
@@ -208,7 +276,6 @@ def run_check(req, compiled, ns, test_ns, emit, real_exec):
         emit(k="error", i=0, type=type(e).__name__, msg=describe(e), line=where(e))
     else:
         emit(k="pass", i=0)
-    emit(k="done")
 
 
 def run_cases(req, compiled, test_ns, emit, real_exec, real_compile, real_eval, real_repr):
@@ -233,7 +300,6 @@ def run_cases(req, compiled, test_ns, emit, real_exec, real_compile, real_eval, 
             emit(k="error", i=i, type=type(e).__name__, msg=describe(e), line=where(e))
         else:
             emit(k="pass", i=i)
-    emit(k="done")
 
 
 def run_example(case, test_ns, real_exec, real_compile, real_eval, real_repr):
@@ -277,7 +343,8 @@ def run_pytest(req, emit):
     watched = [(_pytest.runner, "call_and_report"), (_pytest.runner, "runtestprotocol"),
                (_pytest.runner, "call_runtest_hook"),
                (_pytest.reports.TestReport, "from_item_and_call"),
-               (_pytest.python, "pytest_pyfunc_call"), (pytest, "skip"), (pytest, "fail")]
+               (_pytest.python, "pytest_pyfunc_call"), (_pytest.python.Function, "runtest"),
+               (pytest, "skip"), (pytest, "fail")]
     before = [vars(obj).get(name) for obj, name in watched]
 
     class Reporter:
@@ -411,7 +478,7 @@ def parse_markers(buf, prefix):
     for line in lines[:-1]:
         if line.startswith(prefix):
             try:
-                markers.append(json.loads(line[len(prefix):]))
+                markers.append(decode_marker(line[len(prefix):].decode()))
                 continue
             except ValueError:
                 pass

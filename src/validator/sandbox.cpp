@@ -6,7 +6,8 @@
 // runs as PID 1 so that every process a run leaves behind re-parents to it and dies
 // with kill(-1) after the run.
 #include <fcntl.h>
-#include <spawn.h>
+#include <grp.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,13 +17,12 @@
 
 #include "validator/internal.h"
 
-extern char** environ;
-
 namespace yantra::validator {
 namespace {
 
 constexpr const char* kBubblewrap = "/usr/bin/bwrap";
 constexpr uint64_t kTmpfsBytes = 256ull << 20;
+constexpr uid_t kNobody = 65534;
 
 std::vector<std::string> bubblewrap_argv(const std::string& python) {
   std::vector<std::string> argv = {
@@ -43,6 +43,9 @@ std::vector<std::string> bubblewrap_argv(const std::string& python) {
                            "--proc", "/proc", "--dev", "/dev",
                            "--size", std::to_string(kTmpfsBytes), "--tmpfs", "/tmp",
                            "--size", std::to_string(kTmpfsBytes / 4), "--tmpfs", "/dev/shm",
+                           // Nothing a run writes outside /tmp and /dev/shm (both wiped after
+                           // each run) can reach the next run.
+                           "--remount-ro", "/dev", "--remount-ro", "/",
                            "--chdir", "/tmp", "--clearenv",
                            "--setenv", "PATH", "/usr/bin:/bin",
                            "--setenv", "HOME", "/tmp",
@@ -76,23 +79,32 @@ Result<SandboxProcess> spawn_with_pipes(const std::vector<std::string>& argv) {
     close(to_child[1]);
     return Error{"sandbox: pipe: " + std::string(strerror(errno))};
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  // Root on the host stays root in a user namespace it creates: capabilities there, no
+  // process limit (the kernel exempts uid 0 from RLIMIT_NPROC), /proc/self/mem readable.
+  // So a root Yantra starts the sandbox as nobody.
+  bool drop_root = geteuid() == 0;
+  pid_t pid = fork();
+  if (pid < 0) {
+    for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
+    return Error{"sandbox: fork: " + std::string(strerror(errno))};
+  }
+  if (pid == 0) {  // only async-signal-safe calls until execv
+    dup2(to_child[0], 0);
+    dup2(from_child[1], 1);
+    // Nothing the host holds open (without O_CLOEXEC) may leak into the sandbox.
+    close_range(3, ~0u, 0);
+    if (drop_root && (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+                      setresuid(kNobody, kNobody, kNobody) != 0)) {
+      _exit(126);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
   close(to_child[0]);
   close(from_child[1]);
-  if (rc != 0) {
-    close(to_child[1]);
-    close(from_child[0]);
-    return Error{std::string("sandbox: cannot start ") + argv[0] + ": " + strerror(rc)};
-  }
   return SandboxProcess{pid, to_child[1], from_child[0]};
 }
 
