@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/base.h"
+#include "../unit/test_support.h"
 #include "validator/validator.h"
 
 namespace yantra::validator {
@@ -128,7 +129,7 @@ std::vector<nlohmann::json> read_jsonl_gz(const std::string& path) {
   return rows;
 }
 
-const std::string kData = std::string(YANTRA_SOURCE_DIR) + "/../shared/data/humaneval/";
+const std::string kData = yantra::testing::shared_path("shared/data/humaneval") + "/";
 
 // Tests taken from each prompt's text, run against the canonical solution: a wrong
 // extraction shows up as a failure here. HumanEval/148's prompt itself is wrong: it writes

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../unit/test_support.h"
 #include "validator/validator.h"
 
 namespace yantra::validator {
@@ -348,7 +349,7 @@ struct Task {
 
 std::vector<Task> read_humaneval() {
   std::vector<Task> tasks;
-  std::string path = YANTRA_SOURCE_DIR "/../shared/data/humaneval/HumanEval-dev.jsonl.gz";
+  std::string path = yantra::testing::shared_path("shared/data/humaneval/HumanEval-dev.jsonl.gz");
   gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr) return tasks;
   std::string line;

@@ -19,4 +19,16 @@ inline std::string read_bytes(const std::filesystem::path& path) {
   return bytes ? std::move(bytes).value() : std::string();
 }
 
+// `relative` under the first ancestor of the source checkout that has it (shared/ sits
+// beside the checkout, wherever the checkout was cloned); "" if none has it.
+inline std::string shared_path(const std::string& relative) {
+  std::error_code ec;
+  for (auto dir = std::filesystem::weakly_canonical(YANTRA_SOURCE_DIR, ec); !dir.empty();
+       dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / relative, ec)) return (dir / relative).string();
+    if (dir == dir.root_path()) break;
+  }
+  return "";
+}
+
 }  // namespace yantra::testing
