@@ -279,6 +279,9 @@ std::string find_peers_dir(const std::string& requested, const std::string& bina
       if (dir == dir.root_path()) break;
     }
   }
+  // A clone made elsewhere: the shared directory CMake found beside its origin.
+  if (fs::is_regular_file(fs::path(YANTRA_SHARED_DIR) / "peers/gold_graph.py", ec))
+    return (fs::path(YANTRA_SHARED_DIR) / "peers").string();
   return "";
 }
 

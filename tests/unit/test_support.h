@@ -28,6 +28,9 @@ inline std::string shared_path(const std::string& relative) {
     if (std::filesystem::exists(dir / relative, ec)) return (dir / relative).string();
     if (dir == dir.root_path()) break;
   }
+  // A clone made elsewhere: the shared directory CMake found beside its origin.
+  std::filesystem::path configured = std::filesystem::path(YANTRA_SHARED_DIR).parent_path();
+  if (std::filesystem::exists(configured / relative, ec)) return (configured / relative).string();
   return "";
 }
 
