@@ -1,6 +1,7 @@
 // bench: the call-recall comparison and the index benchmark on a small real tree, with the
 // real yantra binary, the real gold_graph.py and the real ctags.
 #include "bench/bench.h"
+#include "test_support.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -17,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kPeers = YANTRA_SOURCE_DIR "/../shared/peers";
+const std::string kPeers = yantra::testing::shared_path("shared/peers");
 
 // Calls across modules, through an import alias, via self, and to a class.
 const std::vector<std::pair<std::string, std::string>> kTree = {
