@@ -34,12 +34,18 @@ std::string node_text(TSNode node, std::string_view source) {
   return std::string(source.substr(begin, end - begin));
 }
 
-std::vector<std::string> pytest_names(std::string_view source) {
+using ParsedTree = std::unique_ptr<TSTree, decltype(&ts_tree_delete)>;
+
+ParsedTree parse(std::string_view source) {
   std::unique_ptr<TSParser, decltype(&ts_parser_delete)> parser(ts_parser_new(), ts_parser_delete);
   ts_parser_set_language(parser.get(), tree_sitter_python());
-  std::unique_ptr<TSTree, decltype(&ts_tree_delete)> tree(
-      ts_parser_parse_string(parser.get(), nullptr, source.data(), static_cast<uint32_t>(source.size())),
-      ts_tree_delete);
+  return ParsedTree(ts_parser_parse_string(parser.get(), nullptr, source.data(),
+                                           static_cast<uint32_t>(source.size())),
+                    ts_tree_delete);
+}
+
+std::vector<std::string> pytest_names(std::string_view source) {
+  ParsedTree tree = parse(source);
   std::unique_ptr<TSQueryCursor, decltype(&ts_query_cursor_delete)> cursor(ts_query_cursor_new(),
                                                                           ts_query_cursor_delete);
   const TSQuery* query = pytest_query();
@@ -136,11 +142,7 @@ TestSuite TestSuite::asserts(std::vector<std::string> asserts, std::string setup
 }
 
 TestSuite TestSuite::asserts_file(std::string_view source) {
-  std::unique_ptr<TSParser, decltype(&ts_parser_delete)> parser(ts_parser_new(), ts_parser_delete);
-  ts_parser_set_language(parser.get(), tree_sitter_python());
-  std::unique_ptr<TSTree, decltype(&ts_tree_delete)> tree(
-      ts_parser_parse_string(parser.get(), nullptr, source.data(), static_cast<uint32_t>(source.size())),
-      ts_tree_delete);
+  ParsedTree tree = parse(source);
   TSNode root = ts_tree_root_node(tree.get());
   std::vector<std::string> statements;
   std::vector<uint32_t> lines;
