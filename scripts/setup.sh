@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang
   python3 python3-pytest libpython3.11-testsuite universal-ctags
+  libcpp-httplib-dev libssl-dev libsodium-dev libhnswlib-dev
+  libtorch-dev libopenblas0-openmp python3-torch pyflakes3 pylint
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -26,6 +28,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# LibTorch multiplies through libblas.so.3: the reference BLAS is ~40x slower and the pthread
+# OpenBLAS has long latency tails, so the OpenMP OpenBLAS is selected explicitly.
+openblas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+for lib in libblas.so.3 liblapack.so.3; do
+  current=$(readlink -f "/usr/lib/x86_64-linux-gnu/$lib" || true)
+  if [ "$current" != "$openblas/$lib" ]; then
+    "${sudo_cmd[@]}" update-alternatives --set "$lib-x86_64-linux-gnu" "$openblas/$lib"
+  fi
+done
 
 # The Python grammar: parser.c + scanner.c of tree-sitter-python 0.23.6 (ABI 14, which
 # Debian's libtree-sitter 0.20.7 loads). Pinned by version and by the npm sha512.

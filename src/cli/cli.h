@@ -37,5 +37,12 @@ Handler declare_graph(CLI::App& app);
 Handler declare_demo(CLI::App& app);
 Handler declare_bench(CLI::App& app);
 Handler declare_validate(CLI::App& app);
+Handler declare_train(CLI::App& app);    // commands_student.cpp
+Handler declare_predict(CLI::App& app);  // commands_student.cpp
+Handler declare_eval(CLI::App& app);     // commands_student.cpp
+Handler declare_config(CLI::App& app);   // commands_config.cpp
+Handler declare_keys(CLI::App& app);     // commands_config.cpp
+Handler declare_stats(CLI::App& app);    // commands_teacher.cpp
+Handler declare_replay(CLI::App& app);   // commands_teacher.cpp
 
 }  // namespace yantra::cli

@@ -1,0 +1,2 @@
+# replay: sources of this part, added to yantra_core.
+target_sources(yantra_core PRIVATE)

@@ -1,0 +1,2 @@
+# student: sources of this part, added to yantra_core.
+target_sources(yantra_core PRIVATE)
