@@ -1,2 +1,9 @@
-# student: sources of this part, added to yantra_core.
-target_sources(yantra_core PRIVATE)
+# student: the GraphSAGE network. Only model, eval, trainer and student include LibTorch.
+target_sources(yantra_core PRIVATE
+  ${CMAKE_SOURCE_DIR}/src/student/graph_data.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/features.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/sampler.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/model.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/eval.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/trainer.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/student.cpp)

@@ -1,0 +1,100 @@
+// The network (LibTorch): internal to the student; include only from the student's
+// LibTorch translation units (model.cpp, trainer.cpp, losses.cpp).
+#pragma once
+
+#include <torch/torch.h>
+
+#include "student/student.h"
+
+namespace yantra::student {
+
+// Node inputs of a set of graph nodes, as tensors.
+struct NodeBatch {
+  torch::Tensor tokens, offsets, numeric;
+};
+NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes);
+
+// GraphSAGE with the mean aggregator per relation:
+//   h' = W · [mean_uses(h) | mean_used_by(h) | mean_structure(h) | h] + b
+// then a link decoder over [z_u * z_v, pair features] for next-call prediction.
+struct SageImpl : torch::nn::Module {
+  SageImpl(int hidden, int layers, double dropout);
+  // Embeddings of block.nodes[0, hop_end[0]) from a sampled block.
+  torch::Tensor forward_block(const ModelInputs& in, const Block& block);
+  // Embeddings of every node, aggregating over all neighbours (no sampling).
+  torch::Tensor forward_full(const ModelInputs& in, size_t n_nodes);
+  // Link logits for rows of caller and callee embeddings with their pair features.
+  torch::Tensor link_logits(const torch::Tensor& zu, const torch::Tensor& zv,
+                            const torch::Tensor& pairs);
+  // Same, from the embeddings alone (pair features zeroed): the ablation in `eval`.
+  torch::Tensor input_layer(const NodeBatch& batch);
+
+  int hidden, n_layers;
+  double dropout;
+  torch::nn::EmbeddingBag tokens{nullptr};
+  torch::nn::Linear numeric{nullptr};
+  std::vector<torch::nn::Linear> convs;
+  torch::nn::Linear pair_in{nullptr}, link_hidden{nullptr}, link_out{nullptr};
+};
+TORCH_MODULE(Sage);
+
+// Mean over each relation of the rows of `x` picked by edges whose dst < n_dst,
+// laid out as [n_dst, kRelations * d].
+torch::Tensor relation_means(const torch::Tensor& x, const torch::Tensor& dst,
+                             const torch::Tensor& src, const torch::Tensor& rel, int64_t n_dst);
+
+// Distillation on tensors: KL(teacher_T || student_T) * T^2, mean over rows.
+torch::Tensor bernoulli_kl(const torch::Tensor& student_logits, const torch::Tensor& teacher_p,
+                           double temperature);
+torch::Tensor softmax_kl(const torch::Tensor& student_logits, const torch::Tensor& teacher_p,
+                         double temperature);
+
+}  // namespace yantra::student
+
+namespace yantra::student {
+
+// The seeded split of resolved calls: test 10 %, validation 5 %, the rest trains.
+// Held-out calls are hidden from features and message passing.
+struct Split {
+  std::vector<size_t> train, validation, test;
+  std::vector<bool> hidden;
+  uint64_t fingerprint = 0;  // of the call list: a changed graph gives a different split
+};
+Split make_split(const GraphData& graph, uint64_t seed);
+
+// Ranks each query call (u, v) against `negatives` candidates that u never calls, with
+// ties counted half (the protocol of sage_ref.py). `score(u, vs)` scores candidates.
+struct RankQueries {
+  std::vector<int32_t> u, v;
+  std::vector<std::vector<int32_t>> negatives;
+};
+RankQueries make_queries(const GraphData& graph, const std::vector<size_t>& calls,
+                         uint64_t seed, int negatives = 100);
+RankMetrics rank(const RankQueries& q,
+                 const std::function<std::vector<float>(int32_t u, const std::vector<int32_t>&)>&
+                     score);
+
+// Scores of candidate callees `vs` of `u` from full-graph embeddings `z`.
+std::vector<float> link_scores(Sage& model, const GraphData& graph, const ModelInputs& in,
+                               const torch::Tensor& z, int32_t u, const std::vector<int32_t>& vs);
+// The baselines of `yantra eval`.
+std::vector<float> in_degree_scores(const ModelInputs& in, const std::vector<int32_t>& vs);
+class Cooccurrence {
+ public:
+  Cooccurrence(const GraphData& graph, const std::vector<bool>& hidden);
+  std::vector<float> scores(int32_t u, const std::vector<int32_t>& vs) const;
+
+ private:
+  std::vector<std::vector<int32_t>> callees_, callers_;
+  std::vector<float> degree_;
+};
+
+EvalReport evaluate_split(Sage& model, const GraphData& graph, const ModelInputs& in,
+                          const Split& split, uint64_t seed);
+
+// Checkpoints: the model's tensors and a JSON header (version, options, split, metrics).
+Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const std::string& path);
+Result<std::string> read_checkpoint_meta(const std::string& path);
+Result<void> load_checkpoint(Sage& model, const std::string& path);
+
+}  // namespace yantra::student

@@ -1,0 +1,168 @@
+// A trained student answering about one graph: loading checkpoints, single-function
+// prediction from a sampled neighbourhood, held-out evaluation, distillation losses.
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "student/model.h"
+
+namespace yantra::student {
+namespace {
+
+Result<torch::serialize::InputArchive> open_archive(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception&) {
+    return Error::in(path, "not a Yantra student checkpoint (cannot read it); run `yantra train`");
+  }
+  return archive;
+}
+
+}  // namespace
+
+Result<std::string> read_checkpoint_meta(const std::string& path) {
+  auto archive = open_archive(path);
+  if (!archive) return archive.error();
+  c10::IValue meta;
+  if (!archive->try_read("meta", meta) || !meta.isString())
+    return Error::in(path, "checkpoint without its header; run `yantra train` again");
+  return meta.toStringRef();
+}
+
+Result<void> load_checkpoint(Sage& model, const std::string& path) {
+  auto archive = open_archive(path);
+  if (!archive) return archive.error();
+  try {
+    model->load(*archive);
+  } catch (const std::exception& e) {
+    return Error::in(path, std::string("checkpoint does not fit this model: ") + e.what());
+  }
+  return {};
+}
+
+struct Student::Impl {
+  const GraphData& graph;
+  nlohmann::json meta;
+  StudentOptions options;
+  Sage model{nullptr};
+  ModelInputs inputs;
+  std::unique_ptr<Sampler> sampler;
+  torch::Tensor z;  // full-graph embeddings of every node: the candidates' side
+  explicit Impl(const GraphData& g) : graph(g) {}
+};
+
+Student::Student(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Student::Student(Student&&) noexcept = default;
+Student::~Student() = default;
+
+Result<Student> Student::load(const std::string& path, const GraphData& graph) {
+  auto text = read_checkpoint_meta(path);
+  if (!text) return text.error();
+  auto impl = std::make_unique<Impl>(graph);
+  try {
+    impl->meta = nlohmann::json::parse(*text);
+    const auto& o = impl->meta.at("options");
+    impl->options.hidden = o.at("hidden"), impl->options.layers = o.at("layers");
+    impl->options.dropout = o.at("dropout");
+    impl->options.infer_fanouts = o.at("infer_fanouts").get<std::vector<int>>();
+    impl->options.seed = o.at("seed");
+  } catch (const std::exception& e) {
+    return Error::in(path, std::string("unreadable checkpoint header: ") + e.what());
+  }
+  impl->model = Sage(impl->options.hidden, impl->options.layers, impl->options.dropout);
+  if (auto ok = load_checkpoint(impl->model, path); !ok) return ok.error();
+  impl->model->eval();
+  impl->inputs = build_inputs(graph, {});
+  impl->sampler = std::make_unique<Sampler>(impl->inputs, graph.size(), impl->options.seed);
+  torch::NoGradGuard no_grad;
+  impl->z = impl->model->forward_full(impl->inputs, graph.size());
+  return Student(std::move(impl));
+}
+
+Result<Prediction> Student::predict(int32_t node, size_t top_k) {
+  Impl& s = *impl_;
+  if (node < 0 || size_t(node) >= s.graph.size())
+    return Error{"predict: no such node; give a qualified name from `yantra graph show`"};
+  double start = monotonic_seconds();
+  torch::NoGradGuard no_grad;
+  // The function's own embedding from its sampled neighbourhood, as for a new function.
+  Block block = s.sampler->sample({node}, s.options.infer_fanouts);
+  torch::Tensor zu = s.model->forward_block(s.inputs, block)[0];
+  std::vector<int32_t> candidates;
+  for (size_t i = 0; i < s.graph.size(); ++i)
+    if (int32_t(i) != node && s.graph.is_candidate(int32_t(i))) candidates.push_back(int32_t(i));
+  std::vector<float> pairs(candidates.size() * kPairFeatures);
+  for (size_t k = 0; k < candidates.size(); ++k)
+    pair_features(s.graph, s.inputs, node, candidates[k], &pairs[k * kPairFeatures]);
+  std::vector<int64_t> index(candidates.begin(), candidates.end());
+  torch::Tensor zv = s.z.index_select(0, torch::tensor(index, torch::kLong));
+  torch::Tensor p = torch::from_blob(pairs.data(), {int64_t(candidates.size()), kPairFeatures},
+                                     torch::kFloat);
+  torch::Tensor prob = torch::sigmoid(s.model->link_logits(zu.unsqueeze(0).expand_as(zv), zv, p));
+  auto [values, order] = prob.topk(int64_t(std::min(top_k, candidates.size())));
+  Prediction out;
+  out.qname = s.graph.qname[node];
+  for (int64_t i = 0; i < values.size(0); ++i)
+    out.calls.push_back({s.graph.qname[candidates[order[i].item<int64_t>()]],
+                         values[i].item<double>()});
+  out.seconds = monotonic_seconds() - start;
+  return out;
+}
+
+Result<void> check_split(const std::string& meta_text, const GraphData& graph);
+
+Result<EvalReport> Student::evaluate(uint64_t seed) {
+  Impl& s = *impl_;
+  if (auto ok = check_split(s.meta.dump(), s.graph); !ok) return ok.error();
+  Split split = make_split(s.graph, s.options.seed);
+  ModelInputs held_out = build_inputs(s.graph, split.hidden);
+  return evaluate_split(s.model, s.graph, held_out, split, seed);
+}
+
+std::string Student::describe() const { return impl_->meta.dump(); }
+
+// The split a checkpoint was trained with; a changed graph would leak test calls.
+Result<void> check_split(const std::string& meta_text, const GraphData& graph) {
+  auto meta = nlohmann::json::parse(meta_text, nullptr, false);
+  if (meta.is_discarded()) return Error{"unreadable checkpoint header"};
+  uint64_t seed = meta["options"].value("seed", uint64_t(0));
+  std::string want = meta["split"].value("fingerprint", std::string());
+  if (std::to_string(make_split(graph, seed).fingerprint) != want)
+    return Error::in(graph.db_path,
+                     "the graph's calls changed since the student was trained, so its held-out "
+                     "calls are no longer held out; run `yantra train` again, then `yantra eval`");
+  return {};
+}
+
+double bernoulli_distillation(const std::vector<float>& student_logits,
+                              const std::vector<float>& teacher_probs, double temperature) {
+  auto s = torch::tensor(student_logits).unsqueeze(0), t = torch::tensor(teacher_probs).unsqueeze(0);
+  return bernoulli_kl(s, t, temperature).item<double>();
+}
+
+double softmax_distillation(const std::vector<float>& student_logits,
+                            const std::vector<float>& teacher_probs, double temperature) {
+  auto s = torch::tensor(student_logits).unsqueeze(0), t = torch::tensor(teacher_probs).unsqueeze(0);
+  return softmax_kl(s, t, temperature).item<double>();
+}
+
+std::string blas_library() {
+  // Multiply once so LibTorch has loaded (and bound) the BLAS it will use.
+  torch::mm(torch::ones({64, 64}), torch::ones({64, 64})).sum().item<float>();
+  std::ifstream maps("/proc/self/maps");
+  std::string line, found;
+  while (std::getline(maps, line)) {
+    size_t slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    std::string base = path.substr(path.rfind('/') + 1);
+    if (base.find("blas") != std::string::npos && found.find(path) == std::string::npos)
+      found += (found.empty() ? "" : " ") + path;
+  }
+  return found;
+}
+
+}  // namespace yantra::student

@@ -1,0 +1,207 @@
+// student: a GraphSAGE network over the code graph that predicts what a function needs.
+//
+//   GraphData graph = load_graph("repo/.yantra/graph.db").take();
+//   StudentOptions options;                       // hidden 256, 3 layers, fan-outs 10/5/2
+//   TrainReport report = train_student(graph, options, "repo/.yantra/student").take();
+//   printf("next call Hits@10 %.3f\n", report.eval.next_call.hits_at_10);
+//
+//   Student student = Student::load("repo/.yantra/student/model.pt", graph).take();
+//   Prediction p = student.predict(graph.find("json.dumps")).take();
+//   for (const Scored& call : p.calls) printf("%s %.2f\n", call.label.c_str(), call.p);
+//
+// Inputs are vocabulary-free (hashed sub-tokens and normalised counts), so a trained model
+// works on any repository. LibTorch is confined to model.cpp, trainer.cpp and losses.cpp:
+// this header and the graph side (graph_data.cpp, sampler.cpp) build without it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+
+namespace yantra::student {
+
+// Message-passing relations: an edge kind and its direction.
+enum Relation : int { kUses = 0, kUsedBy = 1, kStructure = 2, kRelations = 3 };
+
+// Incoming neighbours of each node for one relation (compressed sparse rows).
+struct Csr {
+  std::vector<int64_t> rowptr;  // size n + 1
+  std::vector<int32_t> col;
+  int64_t degree(int32_t node) const { return rowptr[node + 1] - rowptr[node]; }
+};
+
+enum class Kind : uint8_t { kModule, kClass, kFunction, kMethod, kTest, kExternal };
+
+// The code graph as the student sees it, loaded once from a graph store.
+struct GraphData {
+  std::string db_path;
+  std::vector<int64_t> db_id;
+  std::vector<std::string> qname, name, signature, docstring;
+  std::vector<Kind> kind;
+  std::vector<int32_t> file;    // file id, -1 for externals
+  std::vector<int32_t> parent;  // the node that contains this one, -1 for none
+  std::vector<float> n_params, n_lines, complexity;
+  std::vector<uint32_t> flags;
+  // Edges by kind, as (src, dst) node indices.
+  std::vector<std::pair<int32_t, int32_t>> calls_resolved;  // into the repository, no self-calls
+  std::vector<std::pair<int32_t, int32_t>> calls_external;  // to external symbols
+  std::vector<std::pair<int32_t, int32_t>> contains, imports, inherits, tests;
+
+  size_t size() const { return kind.size(); }
+  // The node with this qname (or a unique name / qname suffix); -1 if none.
+  int32_t find(const std::string& name) const;
+  bool is_candidate(int32_t node) const;  // a possible callee: function, method, class, test
+};
+
+Result<GraphData> load_graph(const std::string& db_path);
+
+// What the model reads for one graph, given which call pairs are hidden from it.
+struct ModelInputs {
+  std::vector<int64_t> tokens;   // EmbeddingBag indices, all nodes back to back
+  std::vector<int64_t> offsets;  // where each node's tokens start (size n)
+  std::vector<float> numeric;    // n x kNumericFeatures, standardised
+  std::array<Csr, kRelations> relations;
+  std::vector<float> call_in_degree;  // visible calls into each node
+  // Visible calls and imports between files, for pair features.
+  std::vector<std::vector<std::pair<int32_t, float>>> file_calls;  // by caller file: (callee file, log1p n)
+  std::vector<std::vector<int32_t>> file_imports;  // by importing file: imported files, sorted
+  std::vector<std::vector<int32_t>> neighbours;    // undirected visible neighbours, sorted
+};
+
+constexpr int kNumericFeatures = 19;
+constexpr int kPairFeatures = 7;
+constexpr int kTokenBuckets = 1 << 13;
+// Width of the hashed-token and numeric input, projected to `hidden` by the first layer:
+// the first layer runs on most sampled nodes, so a narrow input keeps an epoch cheap.
+constexpr int kInputWidth = 64;
+
+// `hidden_calls[i]` hides graph.calls_resolved[i] from features and message passing.
+ModelInputs build_inputs(const GraphData& graph, const std::vector<bool>& hidden_calls);
+// Structural facts about a (caller, candidate callee) pair: kPairFeatures floats.
+void pair_features(const GraphData& graph, const ModelInputs& in, int32_t u, int32_t v,
+                   float* out);
+// Sub-tokens of an identifier: snake_case, camelCase and dotted parts, lower-cased.
+std::vector<std::string> sub_tokens(std::string_view identifier);
+
+// A sampled neighbourhood: nodes ordered by the hop that first reached them (seeds first),
+// and for each node reached before the last hop, up to fanout[hop] sampled in-neighbours
+// per relation pool. Layer l of L computes nodes with hop <= L - l.
+struct Block {
+  std::vector<int32_t> nodes;       // global ids
+  std::vector<int64_t> hop_end;     // nodes[0, hop_end[h]) have hop <= h; size L + 1
+  std::vector<int32_t> edge_dst;    // local ids, sorted ascending
+  std::vector<int32_t> edge_src;    // local ids
+  std::vector<uint8_t> edge_rel;
+};
+
+class Sampler {
+ public:
+  Sampler(const ModelInputs& inputs, size_t n_nodes, uint64_t seed);
+  // `seeds` may repeat; block.nodes holds each once. local_of() maps a global id of the
+  // last sampled block to its local index.
+  Block sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts);
+  int32_t local_of(int32_t node) const { return local_[node]; }
+
+ private:
+  const ModelInputs& in_;
+  std::vector<int32_t> local_;
+  std::vector<int32_t> touched_;
+  uint64_t state_;
+  uint64_t next();
+};
+
+struct StudentOptions {
+  int hidden = 256;
+  int layers = 3;
+  double dropout = 0.5;
+  std::vector<int> train_fanouts{10, 5, 2};
+  std::vector<int> infer_fanouts{10, 5, 2};
+  int batch_edges = 2048;
+  int negatives = 2;  // per positive call: one from the caller's file, the rest uniform
+  int epochs = 5;
+  int patience = 2;  // epochs without validation gain before stopping
+  double lr = 0.005;
+  double temperature = 3.0;  // distillation temperature
+  double alpha = 0.5;        // weight of the distillation term where soft labels exist
+  int import_vocabulary = 512;
+  uint64_t seed = 0;
+  int threads = 2;
+  int keep_checkpoints = 3;
+  bool progress = true;
+};
+
+struct RankMetrics {
+  double hits_at_10 = 0, mrr = 0;
+  size_t queries = 0;
+};
+struct SetMetrics {
+  double precision_at_5 = 0, recall_at_5 = 0, f1 = 0;
+  size_t queries = 0;
+};
+struct EvalReport {
+  RankMetrics next_call, next_call_embedding_only, next_call_in_degree, next_call_cooccurrence;
+  SetMetrics imports, imports_frequency;
+  double seconds = 0;
+};
+
+struct EpochStats {
+  int epoch = 0;
+  double loss = 0, seconds = 0, validation_mrr = 0;
+};
+struct TrainReport {
+  std::vector<EpochStats> epochs;
+  int best_epoch = 0;
+  EvalReport eval;  // held-out calls and files, at the best epoch
+  std::string checkpoint;
+  size_t train_calls = 0, validation_calls = 0, test_calls = 0;
+  uint64_t parameters = 0;
+};
+
+struct Scored {
+  std::string label;
+  double p = 0;
+};
+struct Prediction {
+  std::string qname;
+  std::vector<Scored> calls, imports;
+  double seconds = 0;
+};
+
+class Student {
+ public:
+  // A checkpoint written by train_student, for the graph it will answer about.
+  static Result<Student> load(const std::string& checkpoint, const GraphData& graph);
+  Student(Student&&) noexcept;
+  ~Student();
+  Result<Prediction> predict(int32_t node, size_t top_k = 10);
+  // Held-out metrics on the split the checkpoint was trained with (the next-call protocol
+  // of sage_ref.py); an error if the graph's calls changed since, as test calls would leak.
+  Result<EvalReport> evaluate(uint64_t seed);
+  std::string describe() const;        // version, options and metrics stored with the weights
+
+ private:
+  struct Impl;
+  explicit Student(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trains on `graph` and writes rotated checkpoints under `out_dir`.
+Result<TrainReport> train_student(const GraphData& graph, const StudentOptions& options,
+                                  const std::string& out_dir);
+
+// Distillation terms, KL(teacher_T || student_T) * T^2, averaged over rows (for tests and
+// for the learning loop's bookkeeping; training uses the same code on tensors).
+double bernoulli_distillation(const std::vector<float>& student_logits,
+                              const std::vector<float>& teacher_probs, double temperature);
+double softmax_distillation(const std::vector<float>& student_logits,
+                            const std::vector<float>& teacher_probs, double temperature);
+
+// The BLAS shared object LibTorch multiplies with, read from /proc/self/maps after a matmul.
+std::string blas_library();
+
+}  // namespace yantra::student

@@ -1,0 +1,225 @@
+// Training the student on next-call prediction: mini-batches of visible calls with sampled
+// neighbourhoods, negatives drawn uniformly and from the caller's own file (so locality
+// alone cannot win), early stopping on held-out validation calls, rotated checkpoints.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "student/model.h"
+
+namespace yantra::student {
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr size_t kValidationQueries = 2000;
+
+class Negatives {
+ public:
+  Negatives(const GraphData& g, uint64_t seed) : rng_(seed ^ 0xA5A5ull) {
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (!g.is_candidate(int32_t(i))) continue;
+      all_.push_back(int32_t(i));
+      if (g.file[i] >= 0) by_file_[g.file[i]].push_back(int32_t(i));
+    }
+  }
+  int32_t uniform() { return all_[rng_() % all_.size()]; }
+  int32_t same_file(const GraphData& g, int32_t u) {
+    auto it = by_file_.find(g.file[u]);
+    return it == by_file_.end() ? uniform() : it->second[rng_() % it->second.size()];
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<int32_t> all_;
+  std::unordered_map<int32_t, std::vector<int32_t>> by_file_;
+};
+
+nlohmann::json options_json(const StudentOptions& o) {
+  return {{"hidden", o.hidden},        {"layers", o.layers},
+          {"dropout", o.dropout},      {"train_fanouts", o.train_fanouts},
+          {"infer_fanouts", o.infer_fanouts}, {"batch_edges", o.batch_edges},
+          {"negatives", o.negatives},  {"epochs", o.epochs},
+          {"lr", o.lr},                {"temperature", o.temperature},
+          {"alpha", o.alpha},          {"seed", o.seed}};
+}
+
+nlohmann::json rank_json(const RankMetrics& m) {
+  return {{"hits@10", m.hits_at_10}, {"mrr", m.mrr}, {"queries", m.queries}};
+}
+
+// One optimisation step on a batch of visible calls; returns the loss.
+double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g,
+                  const ModelInputs& in, Sampler& sampler, Negatives& negatives,
+                  const StudentOptions& o, const std::vector<size_t>& calls) {
+  std::vector<int32_t> seeds, pair_u, pair_v;
+  std::vector<float> target;
+  for (size_t c : calls) {
+    auto [u, v] = g.calls_resolved[c];
+    pair_u.push_back(u), pair_v.push_back(v), target.push_back(1.f);
+    for (int k = 0; k < o.negatives; ++k) {
+      int32_t x = k == 0 ? negatives.same_file(g, u) : negatives.uniform();
+      if (x == v || x == u) x = negatives.uniform();
+      pair_u.push_back(u), pair_v.push_back(x), target.push_back(0.f);
+    }
+  }
+  seeds = pair_u;
+  seeds.insert(seeds.end(), pair_v.begin(), pair_v.end());
+  Block block = sampler.sample(seeds, o.train_fanouts);
+  std::vector<int64_t> lu, lv;
+  std::vector<float> pairs(pair_u.size() * kPairFeatures);
+  for (size_t i = 0; i < pair_u.size(); ++i) {
+    lu.push_back(sampler.local_of(pair_u[i])), lv.push_back(sampler.local_of(pair_v[i]));
+    pair_features(g, in, pair_u[i], pair_v[i], &pairs[i * kPairFeatures]);
+  }
+  torch::Tensor z = model->forward_block(in, block);
+  torch::Tensor p = torch::from_blob(pairs.data(), {int64_t(pair_u.size()), kPairFeatures},
+                                     torch::kFloat);
+  torch::Tensor logits = model->link_logits(z.index_select(0, torch::tensor(lu)),
+                                            z.index_select(0, torch::tensor(lv)), p);
+  torch::Tensor y = torch::tensor(target);
+  // Positives and negatives weigh the same, whatever the number of negatives.
+  torch::Tensor w = torch::where(y > 0.5, torch::full_like(y, float(o.negatives)), torch::ones_like(y));
+  torch::Tensor loss =
+      torch::binary_cross_entropy_with_logits(logits, y, w) * 2.0 / double(o.negatives + 1);
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+  return loss.item<double>();
+}
+
+double validation_mrr(Sage& model, const GraphData& g, const ModelInputs& in,
+                      const RankQueries& q) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  torch::Tensor z = model->forward_full(in, g.size());
+  double mrr = rank(q, [&](int32_t u, const std::vector<int32_t>& vs) {
+                 return link_scores(model, g, in, z, u, vs);
+               }).mrr;
+  model->train();
+  return mrr;
+}
+
+std::string checkpoint_meta(const StudentOptions& o, const Split& split, const TrainReport& r,
+                            int epoch, bool with_eval) {
+  nlohmann::json j = {{"format", kFormatVersion},
+                      {"yantra", "0.1.0"},
+                      {"epoch", epoch},
+                      {"options", options_json(o)},
+                      {"split", {{"seed", o.seed}, {"fingerprint", std::to_string(split.fingerprint)}}},
+                      {"heads", {{"next_call", "link prediction over functions, methods, classes"}}}};
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochStats& e : r.epochs)
+    epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"seconds", e.seconds},
+                      {"validation_mrr", e.validation_mrr}});
+  j["epochs"] = epochs;
+  if (with_eval)
+    j["metrics"] = {{"next_call", rank_json(r.eval.next_call)},
+                    {"in_degree", rank_json(r.eval.next_call_in_degree)},
+                    {"cooccurrence", rank_json(r.eval.next_call_cooccurrence)}};
+  return j.dump();
+}
+
+void rotate(const std::string& dir, int keep) {
+  std::vector<std::filesystem::path> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().starts_with("epoch-")) found.push_back(e.path());
+  std::sort(found.begin(), found.end());
+  for (size_t i = 0; i + size_t(keep) < found.size(); ++i) std::filesystem::remove(found[i], ec);
+}
+
+}  // namespace
+
+Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const std::string& path) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  try {
+    torch::serialize::OutputArchive archive;
+    archive.write("meta", c10::IValue(meta_json));
+    model->save(archive);
+    archive.save_to(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    return Error::in(path, std::string("cannot write the checkpoint: ") + e.what());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Error::in(path, "cannot move the checkpoint into place");
+  }
+  return {};
+}
+
+Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
+                                  const std::string& out_dir) {
+  if (g.calls_resolved.size() < 20)
+    return Error::in(g.db_path, "too few calls inside the repository to learn from (" +
+                                    std::to_string(g.calls_resolved.size()) + "; need 20)");
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir + "/checkpoints", ec);
+  if (ec) return Error::in(out_dir, "cannot create the model directory: " + ec.message());
+  torch::manual_seed(o.seed);
+  at::set_num_threads(o.threads);
+  TrainReport report;
+  Split split = make_split(g, o.seed);
+  report.train_calls = split.train.size(), report.validation_calls = split.validation.size();
+  report.test_calls = split.test.size();
+  ModelInputs in = build_inputs(g, split.hidden);
+  Sage model(o.hidden, o.layers, o.dropout);
+  for (const auto& p : model->parameters()) report.parameters += uint64_t(p.numel());
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(o.lr));
+  Sampler sampler(in, g.size(), o.seed);
+  Negatives negatives(g, o.seed);
+  std::vector<size_t> val = split.validation;
+  if (val.size() > kValidationQueries) val.resize(kValidationQueries);
+  RankQueries val_q = make_queries(g, val, o.seed + 1);
+  std::mt19937_64 rng(o.seed);
+  const std::string best_path = out_dir + "/model.pt";
+  double best = -1;
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    double start = monotonic_seconds(), loss_sum = 0;
+    std::vector<size_t> order = split.train;
+    std::shuffle(order.begin(), order.end(), rng);
+    size_t batches = (order.size() + size_t(o.batch_edges) - 1) / size_t(o.batch_edges);
+    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
+                 o.progress ? batches : 0);
+    model->train();
+    for (size_t b = 0; b < batches; ++b) {
+      size_t from = b * size_t(o.batch_edges), to = std::min(order.size(), from + size_t(o.batch_edges));
+      std::vector<size_t> calls(order.begin() + long(from), order.begin() + long(to));
+      loss_sum += train_step(model, opt, g, in, sampler, negatives, o, calls);
+      bar.advance();
+    }
+    bar.finish();
+    EpochStats stats{epoch, loss_sum / double(batches), monotonic_seconds() - start, 0};
+    stats.validation_mrr = validation_mrr(model, g, in, val_q);
+    report.epochs.push_back(stats);
+    if (o.progress)
+      fprintf(stderr, "epoch %d: loss %.4f, validation MRR %.4f, %.1f s\n", epoch, stats.loss,
+              stats.validation_mrr, stats.seconds);
+    char name[32];
+    snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
+    std::string meta = checkpoint_meta(o, split, report, epoch, false);
+    if (auto ok = save_checkpoint(model, meta, out_dir + "/checkpoints/" + name); !ok)
+      return ok.error();
+    rotate(out_dir + "/checkpoints", o.keep_checkpoints);
+    if (stats.validation_mrr > best) {
+      best = stats.validation_mrr, report.best_epoch = epoch;
+      if (auto ok = save_checkpoint(model, meta, best_path); !ok) return ok.error();
+    } else if (epoch - report.best_epoch >= o.patience) {
+      break;  // early stopping: no validation gain for `patience` epochs
+    }
+  }
+  if (auto ok = load_checkpoint(model, best_path); !ok) return ok.error();
+  report.eval = evaluate_split(model, g, in, split, o.seed);
+  report.checkpoint = best_path;
+  if (auto ok = save_checkpoint(model, checkpoint_meta(o, split, report, report.best_epoch, true),
+                                best_path);
+      !ok)
+    return ok.error();
+  return report;
+}
+
+}  // namespace yantra::student
