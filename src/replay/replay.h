@@ -1,0 +1,69 @@
+// replay: recorded LLM answers served over an OpenAI-compatible HTTP API.
+//
+//   auto server = ReplayServer::load("shared/data/humaneval/recorded-runs-dev.jsonl.gz");
+//   if (!server) return server.error();     // names the file and line that is wrong
+//   int port = server->start("127.0.0.1", 0).take();   // 0: any free port
+//   // POST http://127.0.0.1:PORT/v1/chat/completions
+//   //   {"model": "gpt-4", "messages": [{"role": "user", "content": "...PROMPT..."}]}
+//   // -> the recorded code of run 1 for that prompt and model; the same request again
+//   //    gets run 2, ... run 10, then run 1 again. "n": 3 returns three consecutive runs.
+//   server->stop();
+//
+// A request names its task only through the prompt text it contains: the server looks for
+// the (whitespace-trimmed) HumanEval prompt inside the concatenated message contents,
+// the longest one when several match. Only `model`, `task_id`, `run`, `code`,
+// `duration_s` and the token counts are kept; hidden tests, canonical solutions and
+// recorded results are dropped line by line while loading and never served.
+//
+// Headers of a reply: X-Recorded-Latency (seconds: the slowest of the returned runs, as
+// if the n samples were generated side by side like an API does), X-Usage-Estimated: true
+// when the recording has no token counts (usage = ceil(chars / 4) of prompt and answer),
+// X-Replay-Task and X-Replay-Runs (which runs were served, for diagnostics).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+
+namespace yantra::replay {
+
+struct ServeOptions {
+  bool sleep = false;                // wait the recorded latency before answering
+  size_t max_body_bytes = 1u << 20;  // larger requests get 413
+  double sleep_scale = 1.0;          // multiplies the recorded latency when sleeping
+};
+
+// The HumanEval problems file expected beside a runs file (HumanEval-dev.jsonl.gz).
+std::string default_problems_path(const std::string& runs_path);
+
+class ReplayServer {
+ public:
+  // Reads the gzip JSON-lines runs and problems; problems_path "" means the default.
+  static Result<ReplayServer> load(const std::string& runs_path,
+                                   const std::string& problems_path = "");
+
+  // Binds host:port (0 picks a free port), serves on its own threads; returns the port.
+  Result<int> start(const std::string& host, int port, const ServeOptions& options = {});
+  // Stops listening, wakes sleeping requests and joins the threads. Idempotent.
+  void stop();
+
+  int port() const;
+  std::vector<std::string> models() const;
+  size_t task_count() const;
+  size_t run_count() const;
+  uint64_t requests_served() const;  // successful completions since start
+
+  ReplayServer(ReplayServer&&) noexcept;
+  ReplayServer& operator=(ReplayServer&&) noexcept;
+  ~ReplayServer();
+
+ private:
+  struct Impl;
+  explicit ReplayServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace yantra::replay
