@@ -39,8 +39,8 @@ class HttpClient final : public Client {
 
   Result<ChatReply> chat(const ChatRequest& request) override {
     auto reply = chat_unmasked(request);
-    // A key equal to the provider's name (api_key = "ollama" for a local server) is a
-    // placeholder, not a secret; masking it would hide which provider failed.
+    // Local servers take any key, and users often set it to the provider's own name
+    // (api_key = "ollama"); that is no secret, and masking it would hide which provider failed.
     if (!reply && config_.api_key != config_.name)
       return Error{mask_secret(reply.error().message, config_.api_key)};
     return reply;
