@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,5 +96,63 @@ struct ValidateBenchResult {
 };
 
 Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& options);
+
+}  // namespace yantra::bench
+
+namespace yantra::validator {
+class Validator;
+}
+namespace yantra::teacher {
+class Transport;
+}
+
+namespace yantra::bench {
+
+// `yantra bench cascade`: the HumanEval dev tasks, round after round, through the real
+// router, validator, library and student, with the replay server as every teacher
+// (codellama-34b-instruct: open-source, free; gpt-3.5-turbo and gpt-4: premium at their
+// 2023 list prices). The router sees only each task's prompt; the hidden tests score the
+// answers afterwards, on a validator of their own.
+struct CascadeBenchOptions {
+  std::string problems;   // default: shared/data/humaneval/HumanEval-dev.jsonl.gz
+  std::string runs;       // default: shared/data/humaneval/recorded-runs-dev.jsonl.gz
+  std::string peers_dir;  // where shared/ is found, as for the other benchmarks
+  int rounds = 10;
+  size_t tasks = 0;       // only the first N tasks (0: all)
+  int workers = 0;        // sandboxes (0: one per core)
+  std::string work_dir;   // the repository the library and ledger live in; default temp
+  bool keep_work_dir = false;
+  double student_confidence = 0.7, premium_confidence = 0.8, learn_confidence = 0.85;
+  double novelty_similarity = 0.9;
+  int open_samples = 3, premium_samples = 1;
+  bool progress = true;   // a line per round on stderr
+  // For tests: the validator the router uses (default: a pool of its own) and the HTTP
+  // transport of the teacher clients (default: real HTTP to the replay server).
+  validator::Validator* router_validator = nullptr;
+  std::shared_ptr<teacher::Transport> transport;
+};
+
+struct CascadeRound {
+  int round = 0;
+  size_t requests = 0, passed = 0, answered = 0, teacher_calls = 0, avoided_calls = 0;
+  double cost_usd = 0, gpt4_cost_usd = 0;
+  std::map<std::string, size_t> by_tier;  // "student", "open_local", "premium", "none"
+  size_t library_entries = 0;
+};
+
+struct CascadeBenchResult {
+  std::vector<CascadeRound> rounds;
+  CascadeRound round1, later, all;  // round 1, rounds 2..N, every round
+  double gpt4_pass_rate = 0;        // gpt-4 alone on the same requests (recorded results)
+  size_t learned = 0, learned_passing = 0;
+  std::vector<std::string> learned_failing;  // "HumanEval/12 gpt-4 0.91": what was wrong
+  std::vector<std::string> never_answered;   // tasks no round answered
+  double seconds = 0;
+  std::string work_dir;
+  std::string table;
+  std::string json_line;
+};
+
+Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& options);
 
 }  // namespace yantra::bench

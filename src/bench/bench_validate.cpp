@@ -23,34 +23,6 @@ namespace fs = std::filesystem;
 namespace v = yantra::validator;
 using Json = nlohmann::ordered_json;
 
-Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) return Error::in(path, "cannot open; pass --problems/--runs or set YANTRA_PEERS");
-  std::string text;
-  char buffer[1 << 16];
-  int n = 0;
-  while ((n = gzread(file, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
-  bool failed = n < 0;
-  gzclose(file);
-  if (failed) return Error::in(path, "not a valid gzip file");
-  std::vector<nlohmann::json> rows;
-  size_t start = 0, line = 1;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == text.npos) end = text.size();
-    std::string_view row(text.data() + start, end - start);
-    if (!row.empty()) {
-      auto parsed = nlohmann::json::parse(row, nullptr, false);
-      if (parsed.is_discarded() || !parsed.is_object())
-        return Error::at(path, static_cast<uint32_t>(line), 1, "not a JSON object");
-      rows.push_back(std::move(parsed));
-    }
-    start = end + 1;
-    ++line;
-  }
-  return rows;
-}
-
 struct Loaded {
   std::vector<v::Job> jobs;
   std::vector<nlohmann::json> runs;
@@ -166,6 +138,34 @@ void run_peer(const ValidateBenchOptions& o, const std::string& peers, const std
 }
 
 }  // namespace
+
+Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (!file) return Error::in(path, "cannot open; pass --problems/--runs or set YANTRA_PEERS");
+  std::string text;
+  char buffer[1 << 16];
+  int n = 0;
+  while ((n = gzread(file, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  bool failed = n < 0;
+  gzclose(file);
+  if (failed) return Error::in(path, "not a valid gzip file");
+  std::vector<nlohmann::json> rows;
+  size_t start = 0, line = 1;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == text.npos) end = text.size();
+    std::string_view row(text.data() + start, end - start);
+    if (!row.empty()) {
+      auto parsed = nlohmann::json::parse(row, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object())
+        return Error::at(path, static_cast<uint32_t>(line), 1, "not a JSON object");
+      rows.push_back(std::move(parsed));
+    }
+    start = end + 1;
+    ++line;
+  }
+  return rows;
+}
 
 Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
   std::string peers = find_peers_dir(o.peers_dir, "");

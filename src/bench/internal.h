@@ -1,6 +1,8 @@
 // Pieces the benchmarks share: measured child processes, the peers' directory, numbers.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,8 @@ std::string last_lines(std::string_view text, size_t count);
 // ancestor of `binary` or of this executable; empty if none is found.
 std::string find_peers_dir(const std::string& requested, const std::string& binary);
 
+// Every line of a gzip JSON-lines file as a JSON object; errors name the file and line.
+Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path);
 // 3300 -> "3,300".
 std::string with_commas(uint64_t v);
 

@@ -37,6 +37,8 @@ Handler declare_help(CLI::App&) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      {"generate", "write a function and the tests it passes: student first, then teachers",
+       declare_generate},
       {"index", "parse a Python repository into its code graph (.yantra/graph.db)", declare_index},
       {"graph", "query the code graph: stats | show | callers | callees | tests", declare_graph},
       {"validate", "run a candidate against tests in the sandbox: passed, failed, timeout...",
@@ -50,7 +52,7 @@ const std::vector<Command>& commands() {
       {"stats", "teacher spend, avoided spend and calls per tier, day and month", declare_stats},
       {"replay", "serve recorded LLM answers over an OpenAI-compatible API: replay serve",
        declare_replay},
-      {"bench", "benchmarks beside their peers: bench index | validate", declare_bench},
+      {"bench", "benchmarks beside their peers: bench index | validate | cascade", declare_bench},
       {"demo", "index Debian's CPython standard library and print its graph summary", declare_demo},
       {"help", "print this list", declare_help},
       {"version", "print the version", declare_version},

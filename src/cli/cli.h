@@ -44,5 +44,6 @@ Handler declare_config(CLI::App& app);   // commands_config.cpp
 Handler declare_keys(CLI::App& app);     // commands_config.cpp
 Handler declare_stats(CLI::App& app);    // commands_teacher.cpp
 Handler declare_replay(CLI::App& app);   // commands_teacher.cpp
+Handler declare_generate(CLI::App& app); // commands_generate.cpp
 
 }  // namespace yantra::cli

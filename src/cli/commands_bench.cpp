@@ -85,6 +85,54 @@ Handler declare_bench_validate(CLI::App& app) {
   };
 }
 
+struct BenchCascadeArgs {
+  bench::CascadeBenchOptions options;
+  bool json_out = false;
+};
+
+Handler declare_bench_cascade(CLI::App& app) {
+  auto a = std::make_shared<BenchCascadeArgs>();
+  bench::CascadeBenchOptions& o = a->options;
+  app.add_option("--problems", o.problems,
+                 "HumanEval problems, JSONL.gz (default: shared/data/humaneval/HumanEval-dev)")
+      ->envname("YANTRA_BENCH_PROBLEMS");
+  app.add_option("--runs", o.runs,
+                 "recorded answers the replay server serves (default: shared/data/humaneval/"
+                 "recorded-runs-dev)")
+      ->envname("YANTRA_BENCH_RUNS");
+  app.add_option("--peers", o.peers_dir, "directory of the peer scripts (shared/ beside it)")
+      ->envname("YANTRA_PEERS");
+  app.add_option("--rounds", o.rounds, "rounds over every task (default: 10)")
+      ->envname("YANTRA_BENCH_ROUNDS")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--tasks", o.tasks, "only the first N tasks (default: all)")
+      ->envname("YANTRA_BENCH_TASKS");
+  app.add_option("--workers", o.workers, "sandboxes (default: one per core)")
+      ->envname("YANTRA_WORKERS")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--work-dir", o.work_dir,
+                 "repository directory for the library and ledger (default: a temporary one)");
+  app.add_flag("--keep", o.keep_work_dir, "keep the temporary library and ledger");
+  app.add_option("--student-confidence", o.student_confidence,
+                 "the student answers at or above this (default 0.7)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--premium-confidence", o.premium_confidence,
+                 "premium teachers are asked below this (default 0.8)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--learn-confidence", o.learn_confidence,
+                 "answers at least this sure become library entries (default 0.85)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
+      ->check(CLI::Range(1, 10));
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  return [a] {
+    bench::CascadeBenchResult r = bench::run_cascade_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
 struct Bench {
   const char* name;
   const char* help;
@@ -97,6 +145,8 @@ constexpr Bench kBenches[] = {
      declare_bench_index},
     {"validate", "validate the recorded HumanEval answers in the sandbox, beside exec_peer.py",
      declare_bench_validate},
+    {"cascade", "HumanEval dev tasks round after round through the router, replayed teachers",
+     declare_bench_cascade},
 };
 
 }  // namespace

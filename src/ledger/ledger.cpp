@@ -52,13 +52,21 @@ CREATE TABLE IF NOT EXISTS ledger_avoided(
   cost_usd REAL NOT NULL,
   answered_by TEXT NOT NULL,
   request_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_decisions(
+  id INTEGER PRIMARY KEY,
+  at_utc TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  step TEXT NOT NULL,
+  action TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_decisions_by_request ON ledger_decisions(request_id, id);
 CREATE TABLE IF NOT EXISTS ledger_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO ledger_info VALUES('schema_version', '1');
 )sql";
 
 constexpr std::array<std::string_view, 3> kTiers = {"open_local", "open_cloud", "premium"};
-constexpr std::array<std::string_view, 5> kOutcomes = {"passed", "failed", "error", "http_error",
-                                                       "budget_refused"};
+constexpr std::array<std::string_view, 6> kOutcomes = {
+    "passed", "failed", "error", "http_error", "budget_refused", "unvalidated"};
 
 class SystemClock : public Clock {
  public:
@@ -292,6 +300,36 @@ Result<void> Ledger::record_avoided(const AvoidedRecord& a) {
   s.bind(9, cost_usd(a.prompt_tokens, a.completion_tokens, a.price));
   s.bind(10, a.answered_by).bind(11, a.request_id);
   return s.run();
+}
+
+Result<void> Ledger::record_decision(const DecisionRecord& d) {
+  if (!has_tables_) return Error::in(path_, "ledger: opened to read only");
+  if (d.request_id.empty() || d.step.empty() || d.action.empty())
+    return Error::in(path_, "ledger: a decision needs a request id, a step and an action");
+  Statement s(db_,
+              "INSERT INTO ledger_decisions(at_utc, request_id, step, action, reason) "
+              "VALUES(?,?,?,?,?)",
+              path_);
+  s.bind(1, utc_timestamp(clock_->now())).bind(2, d.request_id).bind(3, d.step);
+  s.bind(4, d.action).bind(5, d.reason);
+  return s.run();
+}
+
+Result<std::vector<DecisionRecord>> Ledger::decisions(std::string_view request_id) {
+  std::vector<DecisionRecord> out;
+  if (!has_tables_) return out;
+  Statement s(db_,
+              "SELECT request_id, step, action, reason FROM ledger_decisions WHERE request_id = ? "
+              "ORDER BY id",
+              path_);
+  s.bind(1, request_id);
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({s.text(0), s.text(1), s.text(2), s.text(3)});
+  }
+  return out;
 }
 
 Result<double> Ledger::month_spend(std::string_view provider, std::string_view year_month) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "base/base.h"
 
@@ -35,7 +36,8 @@ struct sqlite3;
 namespace yantra::ledger {
 
 enum class Tier { open_local, open_cloud, premium };
-enum class Outcome { passed, failed, error, http_error, budget_refused };
+// unvalidated: the reply went back to the caller without being run against tests.
+enum class Outcome { passed, failed, error, http_error, budget_refused, unvalidated };
 std::string_view to_string(Tier tier);
 std::string_view to_string(Outcome outcome);
 std::optional<Tier> tier_from_string(std::string_view s);
@@ -93,6 +95,11 @@ struct AvoidedRecord {
   std::string request_id;
 };
 
+// One step of a request's route (the router's choice and its reason).
+struct DecisionRecord {
+  std::string request_id, step, action, reason;
+};
+
 struct Bucket {
   int64_t calls = 0, prompt_tokens = 0, completion_tokens = 0, estimated_calls = 0;
   double spend_usd = 0;
@@ -121,6 +128,9 @@ class Ledger {
 
   Result<void> record_call(const CallRecord& call);  // cost 0 when budget_refused
   Result<void> record_avoided(const AvoidedRecord& avoided);
+  Result<void> record_decision(const DecisionRecord& decision);
+  // The route of one request, in the order it was taken.
+  Result<std::vector<DecisionRecord>> decisions(std::string_view request_id);
   Result<Summary> summary();
   // Spend of one provider in a UTC month "YYYY-MM".
   Result<double> month_spend(std::string_view provider, std::string_view year_month);

@@ -88,6 +88,14 @@ void pair_features(const GraphData& graph, const ModelInputs& in, int32_t u, int
 // Sub-tokens of an identifier: snake_case, camelCase and dotted parts, lower-cased.
 std::vector<std::string> sub_tokens(std::string_view identifier);
 
+// A request as the student first sees it: its function name, parameters and words (and
+// word pairs) feature-hashed into kTextEmbeddingDim signed buckets, L2-normalised. Equal
+// requests map to equal vectors; requests that share words point the same way. The
+// validated library indexes requests by it.
+constexpr int kTextEmbeddingDim = 256;
+std::vector<float> text_embedding(std::string_view name, const std::vector<std::string>& params,
+                                  std::string_view text);
+
 // A sampled neighbourhood: nodes ordered by the hop that first reached them (seeds first),
 // and for each node reached before the last hop, up to fanout[hop] sampled in-neighbours
 // per relation pool. Layer l of L computes nodes with hop <= L - l.

@@ -34,9 +34,8 @@ std::vector<Message> code_prompt(std::string_view request_text, std::string_view
   return {{"system", kCodeSystem}, {"user", std::move(user)}};
 }
 
-Result<Generation> generate_code(Client& client, const std::string& model,
-                                 std::string_view request_text, std::string_view entry_point, int n,
-                                 const TaskOptions& options) {
+ChatRequest code_request(const std::string& model, std::string_view request_text,
+                         std::string_view entry_point, int n, const TaskOptions& options) {
   ChatRequest request;
   request.model = model;
   request.messages = code_prompt(request_text, entry_point);
@@ -45,23 +44,33 @@ Result<Generation> generate_code(Client& client, const std::string& model,
   // Identical samples teach nothing and pass or fail together: sample when n > 1.
   request.temperature =
       n > 1 ? std::max(options.temperature, kSamplingTemperature) : options.temperature;
-  auto reply = client.chat(request);
-  if (!reply) return reply.error();
+  return request;
+}
+
+Generation code_candidates(const ChatReply& reply, std::string_view entry_point) {
   Generation gen;
-  gen.model = reply->model;
-  gen.usage = reply->usage;
-  gen.latency_s = reply->latency_s;
-  gen.recorded_latency_s = reply->recorded_latency_s;
-  gen.attempts = reply->attempts;
-  for (const Choice& choice : reply->choices) {
+  gen.model = reply.model;
+  gen.usage = reply.usage;
+  gen.latency_s = reply.latency_s;
+  gen.recorded_latency_s = reply.recorded_latency_s;
+  gen.attempts = reply.attempts;
+  for (const Choice& choice : reply.choices) {
     std::string code = extract_code(choice.text, entry_point);
     if (code.empty()) {
       ++gen.empty_replies;
       continue;
     }
-    gen.candidates.push_back(
-        {std::move(code), choice.text, choice.finish_reason, choice.truncated});
+    gen.candidates.push_back({std::move(code), choice.text, choice.finish_reason, choice.truncated});
   }
+  return gen;
+}
+
+Result<Generation> generate_code(Client& client, const std::string& model,
+                                 std::string_view request_text, std::string_view entry_point, int n,
+                                 const TaskOptions& options) {
+  auto reply = client.chat(code_request(model, request_text, entry_point, n, options));
+  if (!reply) return reply.error();
+  Generation gen = code_candidates(*reply, entry_point);
   if (gen.candidates.empty())
     return Error{client.config().name + " (" + model + "): none of the " +
                  std::to_string(reply->choices.size()) + " replies held code; " +

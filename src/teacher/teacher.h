@@ -187,6 +187,12 @@ struct Generation {
 // The chat messages generate_code sends (system + user): for cost estimates and replay.
 std::vector<Message> code_prompt(std::string_view request_text, std::string_view entry_point);
 
+// The request generate_code sends, and the candidates it finds in a reply (kept apart so
+// a caller can account for the tokens of a reply that held no code).
+ChatRequest code_request(const std::string& model, std::string_view request_text,
+                         std::string_view entry_point, int n = 1, const TaskOptions& options = {});
+Generation code_candidates(const ChatReply& reply, std::string_view entry_point);
+
 // n candidate implementations of `entry_point` for the request. An Error when the
 // provider fails or no reply contained code.
 Result<Generation> generate_code(Client& client, const std::string& model,

@@ -60,6 +60,7 @@ void fill_numbered(const Job& job, const json& markers, RunResult& r) {
       bool equal = m.contains("eq") && m["eq"].is_boolean() && m["eq"].get<bool>();
       bool same_text = doctest_output_matches(c.want, got);
       t.outcome = same_text || equal ? Outcome::passed : Outcome::failed;
+      t.got = got;
       if (t.outcome == Outcome::failed) {
         t.message = "expected " + c.want + (c.want.ends_with('\n') ? "" : "\n") + "got " + got;
       }

@@ -106,6 +106,7 @@ struct TestOutcome {
   std::string name;
   Outcome outcome = Outcome::not_run;
   std::string message;  // "AssertionError: ...", "expected 3, got 4"
+  std::string got;      // doctest-style cases: what the example printed and evaluated to
 };
 
 struct RunResult {

@@ -3,16 +3,6 @@
 // errors, concurrency, and `yantra replay serve` as a real process stopped by SIGTERM.
 // The test reads the data files itself, independently of the server's loader.
 
-// The Debian library is built with these; the header must declare the same classes.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -20,7 +10,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <map>
@@ -37,6 +26,7 @@ namespace {
 using nlohmann::json;
 using yantra::replay::ReplayServer;
 using yantra::testing::contains;
+using yantra::testing::read_gz_lines;
 
 const std::string kData = yantra::testing::shared_path("shared/data/humaneval") + "/";
 const std::string kRuns = kData + "recorded-runs-dev.jsonl.gz";
@@ -52,20 +42,6 @@ struct Data {
   std::map<std::string, std::string> prompts;
   std::map<std::tuple<std::string, std::string, int>, Recorded> runs;  // model, task, run
 };
-
-std::vector<json> read_gz_lines(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  std::string text;
-  char buf[1 << 16];
-  for (int n; f && (n = gzread(f, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  if (f) gzclose(f);
-  std::vector<json> out;
-  size_t start = 0;
-  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-    if (nl > start) out.push_back(json::parse(text.substr(start, nl - start)));
-  if (start < text.size()) out.push_back(json::parse(text.substr(start)));
-  return out;
-}
 
 const Data& data() {
   static const Data d = [] {

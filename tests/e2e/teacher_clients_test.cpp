@@ -2,18 +2,6 @@
 // port each) that speak each provider's wire format: success, rate limits, auth errors,
 // server errors, timeouts, malformed and truncated bodies, n samples; then the teacher
 // tasks end to end through the OpenAI-compatible client.
-//
-// libcpp-httplib is a compiled library built with these options; its classes must be
-// seen with the same layout here.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include <httplib.h>
 
 #include <gtest/gtest.h>

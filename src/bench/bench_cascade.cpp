@@ -1,0 +1,348 @@
+// `yantra bench cascade`: HumanEval dev tasks round after round through the real router.
+// The router, its validator, the library and the student see a task's prompt only; the
+// hidden tests (`test`) are read into a separate table and used by a separate validator
+// after each answer, to score it.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "bench/bench.h"
+#include "bench/internal.h"
+#include "config/config.h"
+#include "ledger/ledger.h"
+#include "library/library.h"
+#include "replay/replay.h"
+#include "router/router.h"
+#include "student/student.h"
+#include "validator/validator.h"
+
+namespace yantra::bench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v = yantra::validator;
+using Json = nlohmann::ordered_json;
+
+// What the router may see of a task.
+struct Task {
+  std::string id, prompt;
+};
+
+// What only the scorer sees: the hidden tests, and gpt-4's recorded runs for the baseline.
+struct Hidden {
+  std::string test, entry_point;
+  std::map<int, double> gpt4_cost;  // run -> $ at list price
+  std::map<int, bool> gpt4_passed;  // run -> recorded result
+};
+
+constexpr double kGpt4In = 0.03, kGpt4Out = 0.06, kGpt35In = 0.0015, kGpt35Out = 0.002;
+
+Result<void> load_tasks(const std::string& problems_path, const std::string& runs_path,
+                        size_t limit, std::vector<Task>& tasks, std::map<std::string, Hidden>& hidden) {
+  auto problems = read_jsonl_gz(problems_path);
+  if (!problems) return problems.error();
+  for (const auto& p : *problems) {
+    if (!p.contains("task_id") || !p.contains("prompt") || !p.contains("test") ||
+        !p.contains("entry_point"))
+      return Error::in(problems_path, "a problem lacks task_id, prompt, test or entry_point");
+    if (limit && tasks.size() >= limit) break;
+    tasks.push_back({p["task_id"], p["prompt"]});
+    hidden[p["task_id"]] = {p["test"], p["entry_point"], {}, {}};
+  }
+  auto runs = read_jsonl_gz(runs_path);
+  if (!runs) return runs.error();
+  for (const auto& r : *runs) {
+    if (r.value("model", "") != "gpt-4") continue;
+    auto it = hidden.find(r.value("task_id", ""));
+    if (it == hidden.end()) continue;
+    int run = r.value("run", 0);
+    double in = r.value("prompt_tokens", 0.0), out = r.value("completion_tokens", 0.0);
+    it->second.gpt4_cost[run] = in / 1000 * kGpt4In + out / 1000 * kGpt4Out;
+    it->second.gpt4_passed[run] = r.value("recorded_result", "") == "Pass";
+  }
+  return {};
+}
+
+config::Settings replay_settings(int port) {
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  auto provider = [&](std::string name, std::string model, config::Tier tier, double in,
+                      double out) {
+    config::ProviderSettings p;
+    p.name = std::move(name);
+    p.kind = config::ProviderKind::openai;
+    p.base_url = url;
+    p.tier = tier;
+    p.models = {std::move(model)};
+    p.price_in_per_1k = in;
+    p.price_out_per_1k = out;
+    p.budget_month_usd = 1000;
+    p.timeout_s = 60;
+    return p;
+  };
+  config::Settings s;
+  s.providers = {provider("codellama", "codellama-34b-instruct", config::Tier::open_local, 0, 0),
+                 provider("gpt35", "gpt-3.5-turbo", config::Tier::premium, kGpt35In, kGpt35Out),
+                 provider("gpt4", "gpt-4", config::Tier::premium, kGpt4In, kGpt4Out)};
+  return s;
+}
+
+// Scores answers on the hidden tests, remembering each verdict by code: a library answer
+// repeated in every round is run once.
+class Scorer {
+ public:
+  explicit Scorer(v::Validator& validator) : validator_(validator) {}
+  bool passes(const Hidden& h, const std::string& code) {
+    std::string key = h.entry_point + "\n" + code;
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    v::Job job;
+    job.code = code;
+    job.tests = v::TestSuite::check(h.test, h.entry_point);
+    bool ok = validator_.run(job).status == v::Status::passed;
+    cache_[key] = ok;
+    return ok;
+  }
+
+ private:
+  v::Validator& validator_;
+  std::map<std::string, bool> cache_;
+};
+
+void add_to(CascadeRound& total, const CascadeRound& r) {
+  total.requests += r.requests;
+  total.passed += r.passed;
+  total.answered += r.answered;
+  total.teacher_calls += r.teacher_calls;
+  total.avoided_calls += r.avoided_calls;
+  total.cost_usd += r.cost_usd;
+  total.gpt4_cost_usd += r.gpt4_cost_usd;
+  for (const auto& [tier, n] : r.by_tier) total.by_tier[tier] += n;
+  total.library_entries = r.library_entries;
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+std::string pct(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %%", 100 * x);
+  return buf;
+}
+
+std::string money(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "$%.4f", x);
+  return buf;
+}
+
+Json tier_share(const CascadeRound& r) {
+  Json j = Json::object();
+  for (const auto& [tier, n] : r.by_tier) j[tier] = ratio(double(n), double(r.requests));
+  return j;
+}
+
+std::string shares_text(const CascadeRound& r) {
+  std::string s;
+  for (const auto& [tier, n] : r.by_tier)
+    s += (s.empty() ? "" : ", ") + tier + " " + pct(ratio(double(n), double(r.requests)));
+  return s;
+}
+
+void render(CascadeBenchResult& r) {
+  std::ostringstream t;
+  t << "cascade: " << r.all.requests / std::max<size_t>(1, r.rounds.size()) << " tasks x "
+    << r.rounds.size() << " rounds, " << with_commas(r.all.requests) << " requests, "
+    << static_cast<int>(r.seconds) << " s\n\n";
+  t << "round  pass     cost      vs gpt-4  teacher calls  avoided  library  tiers\n";
+  for (const CascadeRound& c : r.rounds) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%5d  %-7s  %-8s  %-8s  %13zu  %7zu  %7zu  ", c.round,
+                  pct(ratio(double(c.passed), double(c.requests))).c_str(),
+                  money(c.cost_usd).c_str(), pct(ratio(c.cost_usd, c.gpt4_cost_usd)).c_str(),
+                  c.teacher_calls, c.avoided_calls, c.library_entries);
+    t << line << shares_text(c) << "\n";
+  }
+  auto summary = [&](const char* name, const CascadeRound& c) {
+    t << name << ": pass " << pct(ratio(double(c.passed), double(c.requests))) << ", cost "
+      << money(c.cost_usd) << " = " << pct(ratio(c.cost_usd, c.gpt4_cost_usd))
+      << " of gpt-4 alone (" << money(c.gpt4_cost_usd) << "), teacher calls " << c.teacher_calls
+      << ", avoided " << c.avoided_calls << "; " << shares_text(c) << "\n";
+  };
+  t << "\n";
+  summary("round 1    ", r.round1);
+  if (r.rounds.size() > 1) summary("rounds 2+  ", r.later);
+  summary("all rounds ", r.all);
+  t << "gpt-4 alone: pass " << pct(r.gpt4_pass_rate) << "\n";
+  if (!r.never_answered.empty()) {
+    t << "never answered (" << r.never_answered.size() << "):";
+    for (const std::string& id : r.never_answered) t << " " << id;
+    t << "\n";
+  }
+  t << "learned: " << r.learned << " library entries, " << r.learned_passing
+    << " pass the hidden tests (" << pct(ratio(double(r.learned_passing), double(r.learned)))
+    << ")\n";
+  for (const std::string& f : r.learned_failing) t << "  learned but wrong: " << f << "\n";
+  r.table = t.str();
+
+  Json j;
+  j["bench"] = "cascade";
+  j["tasks"] = r.all.requests / std::max<size_t>(1, r.rounds.size());
+  j["rounds"] = r.rounds.size();
+  j["pass_rate"] = ratio(double(r.all.passed), double(r.all.requests));
+  j["cost_vs_gpt4"] = ratio(r.all.cost_usd, r.all.gpt4_cost_usd);
+  j["learned_precision"] = ratio(double(r.learned_passing), double(r.learned));
+  j["round1_pass_rate"] = ratio(double(r.round1.passed), double(r.round1.requests));
+  j["round1_cost_vs_gpt4"] = ratio(r.round1.cost_usd, r.round1.gpt4_cost_usd);
+  j["later_pass_rate"] = ratio(double(r.later.passed), double(r.later.requests));
+  j["later_cost_vs_gpt4"] = ratio(r.later.cost_usd, r.later.gpt4_cost_usd);
+  j["gpt4_pass_rate"] = r.gpt4_pass_rate;
+  j["cost_usd"] = r.all.cost_usd;
+  j["gpt4_cost_usd"] = r.all.gpt4_cost_usd;
+  j["teacher_calls"] = r.all.teacher_calls;
+  j["avoided_calls"] = r.all.avoided_calls;
+  j["learned"] = r.learned;
+  j["tier_share"] = tier_share(r.all);
+  j["round1_tier_share"] = tier_share(r.round1);
+  Json curve = Json::array();
+  for (const CascadeRound& c : r.rounds)
+    curve.push_back({{"round", c.round},
+                     {"pass_rate", ratio(double(c.passed), double(c.requests))},
+                     {"cost_vs_gpt4", ratio(c.cost_usd, c.gpt4_cost_usd)},
+                     {"tier_share", tier_share(c)}});
+  j["curve"] = curve;
+  j["seconds"] = r.seconds;
+  r.json_line = j.dump();
+}
+
+}  // namespace
+
+Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
+  auto started = std::chrono::steady_clock::now();
+  std::string peers = find_peers_dir(o.peers_dir, "");
+  std::string data =
+      peers.empty() ? std::string() : (fs::path(peers).parent_path() / "data/humaneval").string();
+  std::string problems = o.problems.empty() ? data + "/HumanEval-dev.jsonl.gz" : o.problems;
+  std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
+  std::vector<Task> tasks;
+  std::map<std::string, Hidden> hidden;
+  if (auto ok = load_tasks(problems, runs, o.tasks, tasks, hidden); !ok) return ok.error();
+  if (tasks.empty()) return Error::in(problems, "no tasks");
+
+  auto server = replay::ReplayServer::load(runs, problems);
+  if (!server) return server.error();
+  auto port = server->start("127.0.0.1", 0);
+  if (!port) return port.error();
+
+  CascadeBenchResult result;
+  result.work_dir = o.work_dir;
+  if (result.work_dir.empty()) {
+    result.work_dir =
+        (fs::temp_directory_path() / ("yantra-cascade-" + std::to_string(::getpid()))).string();
+    fs::remove_all(result.work_dir);
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(result.work_dir) / ".yantra", ec);
+  if (ec) return Error::in(result.work_dir, "cannot create: " + ec.message());
+
+  int workers = o.workers > 0 ? o.workers
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::unique_ptr<v::Validator> own_validator;
+  v::Validator* router_validator = o.router_validator;
+  if (!router_validator) {
+    auto pool = v::Validator::start({.workers = workers});
+    if (!pool) return pool.error();
+    own_validator = std::move(pool).value();
+    router_validator = own_validator.get();
+  }
+  // The scorer's sandboxes are not the router's: nothing of the hidden tests passes
+  // through anything the router holds.
+  auto scoring_pool = v::Validator::start({.workers = 1});
+  if (!scoring_pool) return scoring_pool.error();
+  Scorer scorer(**scoring_pool);
+
+  config::Settings settings = replay_settings(*port);
+  settings.router.student_confidence = o.student_confidence;
+  settings.router.premium_confidence = o.premium_confidence;
+  settings.router.premium_consent = config::Consent::always;
+  settings.router.samples = o.open_samples;
+  router::TeacherOptions teacher_options;
+  teacher_options.lookup_key = [](const config::ProviderSettings&) {
+    return Result<std::optional<std::string>>(std::optional<std::string>());
+  };
+  teacher_options.transport = o.transport;
+  auto teachers = router::Teachers::from_settings(settings, teacher_options);
+  if (!teachers) return teachers.error();
+  auto ledger = ledger::Ledger::open(result.work_dir);
+  if (!ledger) return ledger.error();
+  auto library = library::Library::open(result.work_dir, student::kTextEmbeddingDim);
+  if (!library) return library.error();
+
+  router::RouterOptions ro;
+  ro.settings = settings.router;
+  ro.novelty_similarity = o.novelty_similarity;
+  ro.open_samples = o.open_samples;
+  ro.premium_samples = o.premium_samples;
+  ro.learn_confidence = o.learn_confidence;
+  router::Router router(router_validator, &*teachers, &*library, &*ledger, ro);
+
+  size_t gpt4_passes = 0;
+  std::map<std::string, size_t> answers_per_task;
+  for (int round = 1; round <= o.rounds; ++round) {
+    CascadeRound c;
+    c.round = round;
+    int recorded_run = (round - 1) % 10 + 1;
+    for (const Task& task : tasks) {
+      auto answer = router.generate({.text = task.prompt});
+      if (!answer) return Error{task.id + ": " + answer.error().message};
+      const Hidden& h = hidden.at(task.id);
+      ++c.requests;
+      c.cost_usd += answer->cost_usd;
+      c.teacher_calls += static_cast<size_t>(answer->teacher_calls);
+      c.gpt4_cost_usd += h.gpt4_cost.count(recorded_run) ? h.gpt4_cost.at(recorded_run) : 0;
+      gpt4_passes += h.gpt4_passed.count(recorded_run) && h.gpt4_passed.at(recorded_run);
+      if (answer->tier == "student") ++c.avoided_calls;
+      ++c.by_tier[answer->answered ? answer->tier : "none"];
+      if (answer->answered) {
+        ++answers_per_task[task.id];
+        ++c.answered;
+        c.passed += scorer.passes(h, answer->code);
+      }
+    }
+    auto size = library->size();
+    c.library_entries = size ? *size : 0;
+    if (o.progress)
+      progress("round " + std::to_string(round) + ": pass " +
+               pct(ratio(double(c.passed), double(c.requests))) + ", " + money(c.cost_usd) +
+               " (" + pct(ratio(c.cost_usd, c.gpt4_cost_usd)) + " of gpt-4), " + shares_text(c));
+    result.rounds.push_back(c);
+    add_to(result.all, c);
+    add_to(round == 1 ? result.round1 : result.later, c);
+  }
+  server->stop();
+  for (const Task& t : tasks)
+    if (!answers_per_task.count(t.id)) result.never_answered.push_back(t.id);
+  result.gpt4_pass_rate = ratio(double(gpt4_passes), double(result.all.requests));
+
+  // Precision of what was learned: every valid library entry against its hidden tests.
+  auto entries = library->all_entries();
+  if (!entries) return entries.error();
+  std::map<std::string, const Task*> by_prompt;
+  for (const Task& t : tasks) by_prompt[t.prompt] = &t;
+  for (const library::Entry& e : *entries) {
+    if (e.avoid || !e.valid) continue;
+    auto it = by_prompt.find(e.request);
+    if (it == by_prompt.end()) continue;
+    ++result.learned;
+    bool ok = scorer.passes(hidden.at(it->second->id), e.code);
+    result.learned_passing += ok;
+    if (!ok)
+      result.learned_failing.push_back(it->second->id + " " + e.model + " " +
+                                        format_fixed(e.confidence, 2));
+  }
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  render(result);
+  if (!o.keep_work_dir && o.work_dir.empty()) fs::remove_all(result.work_dir, ec);
+  return result;
+}
+
+}  // namespace yantra::bench

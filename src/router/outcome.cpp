@@ -1,0 +1,184 @@
+// After the teachers: a reply's candidates run and scored, one repair round, the answer
+// chosen with the tests it passed, and what is sure enough written to the library.
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "router/internal.h"
+#include "router/router.h"
+
+namespace yantra::router {
+namespace {
+
+std::string fixed(double x, int digits = 2) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+std::string tier_name(config::Tier tier) { return std::string(config::to_string(tier)); }
+
+// Failed candidates are kept as examples to avoid, one per source (provider and model)
+// and request: a few say what went wrong, many only fill the store.
+
+// The tests an answer passed, as Python statements a user can keep: the request's own
+// examples, then each probe call on which another source gave the same value.
+std::vector<std::string> answer_tests(const ParsedRequest& req,
+                                      const std::vector<std::string>& probes,
+                                      const std::vector<Candidate>& all, const Candidate& chosen) {
+  std::vector<std::string> tests;
+  for (const validator::TestCase& e : req.examples)
+    tests.push_back(e.doctest_style ? "assert " + e.code + " == " + e.want : e.code);
+  for (size_t p = 0; p < probes.size() && p < chosen.outputs.size(); ++p) {
+    const std::string& out = chosen.outputs[p];
+    if (out.empty() || out[0] == '!' || out.find('\n') != std::string::npos) continue;
+    bool confirmed = std::any_of(all.begin(), all.end(), [&](const Candidate& c) {
+      return &c != &chosen && (c.provider != chosen.provider || c.model != chosen.model) &&
+             p < c.outputs.size() && c.outputs[p] == out;
+    });
+    if (confirmed) tests.push_back("assert " + probes[p] + " == " + out);
+  }
+  return tests;
+}
+
+}  // namespace
+
+size_t Router::add_reply(Run& run, const TeacherAnswer& reply) {
+  const TeacherInfo& t = reply.teacher;
+  size_t first = run.candidates.size();
+  for (const teacher::CodeCandidate& cc : reply.candidates) {
+    Candidate c;
+    c.code = cc.code;
+    c.tier = tier_name(t.tier);
+    c.provider = t.provider;
+    c.model = t.model;
+    run.candidates.push_back(std::move(c));
+  }
+  std::span<Candidate> added(run.candidates.data() + first, run.candidates.size() - first);
+  run_candidates(*validator_, run.req, run.probes, added);
+  size_t passing = static_cast<size_t>(
+      std::count_if(added.begin(), added.end(), [](const Candidate& c) { return c.passes_examples(); }));
+  double cost = ledger::cost_usd(reply.usage.prompt_tokens, reply.usage.completion_tokens, t.price);
+  run.answer.cost_usd += cost;
+  run.answer.teacher_calls += 1;
+  run.answer.teacher_latency_s += reply.recorded_latency_s.value_or(reply.latency_s);
+  ledger::Outcome outcome = added.empty()  ? ledger::Outcome::error
+                            : passing > 0 ? ledger::Outcome::passed
+                                          : ledger::Outcome::failed;
+  if (ledger_) {
+    if (auto r = teachers_->record(reply, outcome, *ledger_); !r)
+      run.answer.route.push_back({"ledger", "error", r.error().message});
+  }
+  std::string step = t.provider + "/" + t.model;
+  decide(run, step, "ask",
+         std::to_string(added.size()) + " candidate(s), " + std::to_string(passing) +
+             " pass the request's " + std::to_string(run.req.examples.size()) + " example(s); $" +
+             fixed(cost, 4));
+  if (passing == 0 && !added.empty() && options_.repair && !run.req.examples.empty()) {
+    // The candidate that got furthest is the one worth repairing.
+    auto furthest = std::max_element(added.begin(), added.end(), [](const Candidate& a, const Candidate& b) {
+      return a.examples_passed < b.examples_passed;
+    });
+    size_t index = 0;
+    for (; index < teachers_->ladder().size(); ++index)
+      if (teachers_->ladder()[index].provider == t.provider &&
+          teachers_->ladder()[index].model == t.model)
+        break;
+    Candidate failed = *furthest;
+    repair(run, index, failed);
+  }
+  return added.size();
+}
+
+void Router::repair(Run& run, size_t index, const Candidate& failed) {
+  const TeacherInfo& t = teachers_->ladder().at(index);
+  auto reply = teachers_->repair(index, run.req.text, run.req.entry_point, failed.code,
+                                 failed.failure, ledger_);
+  if (!reply) {
+    decide(run, t.provider + "/" + t.model, "repair failed", reply.error().message);
+    return;
+  }
+  bool saved = options_.repair;
+  options_.repair = false;  // one round only
+  decide(run, t.provider + "/" + t.model, "repair", "asked to fix: " + failed.failure.substr(0, 200));
+  add_reply(run, *reply);
+  options_.repair = saved;
+}
+
+void Router::finish(Run& run) {
+  run.best = score_candidates(run.candidates);
+  Answer& a = run.answer;
+  if (!run.best) {
+    auto furthest = std::max_element(
+        run.candidates.begin(), run.candidates.end(),
+        [](const Candidate& x, const Candidate& y) { return x.examples_passed < y.examples_passed; });
+    if (furthest != run.candidates.end()) a.code = furthest->code;
+    decide(run, "answer", "none",
+           run.candidates.empty() ? "no candidate at all"
+                                  : std::to_string(run.candidates.size()) +
+                                        " candidate(s), none passes the request's examples");
+    return;
+  }
+  const Candidate& c = run.candidates[*run.best];
+  a.answered = true;
+  a.code = c.code;
+  a.tier = c.tier;
+  a.provider = c.provider;
+  a.model = c.model;
+  a.confidence = c.confidence;
+  if (c.tier == "student") a.library_id = c.library_id;
+  a.tests = answer_tests(run.req, run.probes, run.candidates, c);
+  decide(run, "answer", c.tier,
+         c.provider + "/" + c.model + ", confidence " + fixed(c.confidence) + ", passes " +
+             std::to_string(c.examples_passed) + "/" + std::to_string(c.examples_total) +
+             " example(s), agreement " + fixed(c.support));
+}
+
+void Router::learn(Run& run) {
+  if (!options_.learn || !library_) return;
+  Answer& a = run.answer;
+  std::set<std::pair<std::string, std::string>> sources;
+  for (const Candidate& c : run.candidates) {
+    if (c.passes_examples() || c.tier == "student" || !c.loaded ||
+        !sources.insert({c.provider, c.model}).second)
+      continue;
+    library::Entry e{.request = run.req.text,
+                     .entry_point = run.req.entry_point,
+                     .signature = run.req.signature,
+                     .code = c.code,
+                     .embedding = run.embedding,
+                     .tier = c.tier,
+                     .model = c.model,
+                     .tests_passed = c.examples_passed,
+                     .tests_failed = c.examples_total - c.examples_passed,
+                     .avoid = true};
+    (void)library_->add(std::move(e));  // a lost negative example costs nothing later
+  }
+  if (!a.answered || a.tier == "student") return;
+  if (a.confidence < options_.learn_confidence) {
+    decide(run, "learn", "skip",
+           "confidence " + fixed(a.confidence) + " < " + fixed(options_.learn_confidence));
+    return;
+  }
+  const Candidate& c = run.candidates[*run.best];
+  library::Entry e{.request = run.req.text,
+                   .entry_point = run.req.entry_point,
+                   .signature = run.req.signature,
+                   .code = c.code,
+                   .tests = a.tests,
+                   .embedding = run.embedding,
+                   .tier = c.tier,
+                   .model = c.model,
+                   .tests_passed = static_cast<int>(a.tests.size()),
+                   .confidence = c.confidence};
+  auto id = library_->add(std::move(e));
+  if (!id) {
+    decide(run, "learn", "error", id.error().message);
+    return;
+  }
+  a.library_id = *id;
+  a.learned = true;
+  decide(run, "learn", "store", "entry #" + std::to_string(*id) + ", confidence " + fixed(a.confidence));
+}
+
+}  // namespace yantra::router

@@ -1,0 +1,267 @@
+// The route of one request: the student first (a library entry adapted to the request),
+// then the teachers up the ladder until an answer is sure enough, every candidate run in
+// the sandbox, the most agreed-on one answered, and what is sure enough learned.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "router/internal.h"
+#include "router/router.h"
+
+namespace yantra::router {
+namespace {
+
+std::string new_request_id() {
+  std::random_device rd;
+  uint64_t bits = (uint64_t(rd()) << 32) ^ rd() ^
+                  uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
+  return buf;
+}
+
+std::string fixed(double x, int digits = 2) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+std::string step_name(const TeacherInfo& t) { return t.provider + "/" + t.model; }
+
+// How sure the student is of an adapted library entry: the router's confidence when it
+// learned the entry, updated by how its reuses went (a Beta prior of weight 4), scaled
+// down when the request is only similar, and zero when it fails the request's examples.
+double student_confidence(const library::Hit& hit, const Candidate& c) {
+  if (!c.passes_examples()) return 0;
+  constexpr double kPriorWeight = 4;
+  const library::Entry& e = hit.entry;
+  double prior = std::clamp(e.confidence, 0.0, 1.0);
+  double track = (e.use_passes + kPriorWeight * prior) / (e.uses + kPriorWeight);
+  double closeness = std::pow(std::max(0.0f, hit.similarity), 8.0f);
+  double examples = c.examples_total >= 1 ? 1.0 : 0.95;
+  return track * closeness * examples;
+}
+
+}  // namespace
+
+
+Router::Router(validator::Validator* validator, Teachers* teachers, library::Library* library,
+               ledger::Ledger* ledger, RouterOptions options)
+    : validator_(validator),
+      teachers_(teachers),
+      library_(library),
+      ledger_(ledger),
+      options_(std::move(options)) {}
+
+void Router::decide(Run& run, std::string step, std::string action, std::string reason) {
+  if (ledger_ && !run.dry) {
+    // The decision is also in the answer; a ledger that cannot take it must not lose the
+    // answer, so its error is kept as a decision of its own.
+    auto r = ledger_->record_decision({run.answer.request_id, step, action, reason});
+    if (!r) run.answer.route.push_back({"ledger", "error", r.error().message});
+  }
+  run.answer.route.push_back({std::move(step), std::move(action), std::move(reason)});
+}
+
+Result<Answer> Router::generate(const Request& request) {
+  if (!validator_) return Error{"generate: no validator; nothing is answered without running it"};
+  auto parsed = parse_request(request);
+  if (!parsed) return parsed.error();
+  Run run;
+  run.req = std::move(parsed).value();
+  run.answer.request_id = new_request_id();
+  run.answer.entry_point = run.req.entry_point;
+  run.embedding = request_embedding(run.req);
+  if (auto probes = probe_calls(*validator_, run.req))
+    run.probes = std::move(probes).value();
+  else
+    decide(run, "probes", "none", probes.error().message);
+  if (!ask_student(run)) ask_teachers(run);
+  finish(run);
+  learn(run);
+  return std::move(run.answer);
+}
+
+Result<Answer> Router::dry_run(const Request& request) {
+  auto parsed = parse_request(request);
+  if (!parsed) return parsed.error();
+  Run run;
+  run.dry = true;
+  run.req = std::move(parsed).value();
+  run.answer.request_id = "dry-run";
+  run.answer.entry_point = run.req.entry_point;
+  run.embedding = request_embedding(run.req);
+  if (!ask_student(run)) ask_teachers(run);
+  return std::move(run.answer);
+}
+
+bool Router::ask_student(Run& run) {
+  const RouterSettings& s = options_.settings;
+  if (!library_) {
+    decide(run, "student", "skip", "no library");
+    return false;
+  }
+  if (run.req.security && s.security_escalation) {
+    decide(run, "student", "skip", "security-critical: the request " + run.req.security_reason);
+    return false;
+  }
+  auto hits = library_->nearest(run.embedding, 1);
+  if (!hits) {
+    decide(run, "student", "skip", hits.error().message);
+    return false;
+  }
+  if (hits->empty()) {
+    decide(run, "student", "skip", "novel: the library has no entry yet");
+    return false;
+  }
+  const library::Hit& hit = hits->front();
+  const std::string entry_name = "entry #" + std::to_string(hit.entry.id);
+  if (hit.similarity < options_.novelty_similarity) {
+    decide(run, "student", "skip",
+           "novel: the nearest library entry (#" + std::to_string(hit.entry.id) + ", `" +
+               hit.entry.entry_point + "`) is " + fixed(hit.similarity) + " similar (< " +
+               fixed(options_.novelty_similarity) + ")");
+    return false;
+  }
+  Candidate c;
+  c.tier = "student";
+  // Labelled with the model that wrote it: a new sample of that model agreeing with it is
+  // the same opinion again, not a second one.
+  c.provider = "library";
+  c.model = hit.entry.model;
+  c.library_id = hit.entry.id;
+  c.code = hit.entry.code;
+  if (hit.entry.entry_point != run.req.entry_point) {
+    std::vector<std::string> from_params;
+    if (auto from = parse_request({hit.entry.signature, "", hit.entry.entry_point}))
+      from_params = from->params;
+    auto adapted = adapt_code(hit.entry.code, {hit.entry.entry_point, run.req.entry_point,
+                                               from_params, run.req.params});
+    if (!adapted) {
+      decide(run, "student", "skip", entry_name + " cannot be adapted: " + adapted.error().message);
+      return false;
+    }
+    c.code = std::move(adapted).value();
+  }
+  if (run.dry) {
+    decide(run, "student", "try", entry_name + " is " + fixed(hit.similarity) + " similar");
+    return false;
+  }
+  run_candidates(*validator_, run.req, run.probes, std::span<Candidate>(&c, 1));
+  c.confidence = student_confidence(hit, c);
+  double needed = options_.settings.student_confidence;
+  if (c.confidence >= needed) {
+    run.candidates.push_back(std::move(c));
+    run.best = 0;
+    run.answer.library_id = hit.entry.id;
+    (void)library_->record_use(hit.entry.id, true);
+    if (ledger_ && teachers_ && !teachers_->empty())
+      (void)teachers_->record_avoided(0, run.req.text, *ledger_);
+    decide(run, "student", "answer",
+           entry_name + " adapted, confidence " + fixed(run.candidates[0].confidence) +
+               " >= " + fixed(needed));
+    return true;
+  }
+  if (!c.passes_examples()) (void)library_->record_use(hit.entry.id, false);
+  decide(run, "student", "escalate",
+         entry_name + " confidence " + fixed(c.confidence) + " < " + fixed(needed) +
+             (c.passes_examples() ? "" : " (fails the request's examples)"));
+  // The entry stays a candidate: teachers that agree with it make both more certain.
+  run.candidates.push_back(std::move(c));
+  return false;
+}
+
+void Router::ask_teachers(Run& run) {
+  const RouterSettings& s = options_.settings;
+  if (!teachers_ || teachers_->empty()) {
+    decide(run, "teachers", "none",
+           "no teacher is configured: add one to ~/.config/yantra/config.toml, e.g. "
+           "`yantra config set providers.ollama.models deepseek-coder:6.7b` for a local "
+           "Ollama, or `yantra keys set deepseek` and `yantra config set "
+           "providers.deepseek.models deepseek-coder`");
+    return;
+  }
+  bool security = run.req.security && s.security_escalation;
+  bool has_premium = teachers_->first_of(config::Tier::premium).has_value();
+  int failed_premium = premium_failures(run);
+  for (size_t i = 0; i < teachers_->ladder().size(); ++i) {
+    const TeacherInfo& t = teachers_->ladder()[i];
+    run.best = score_candidates(run.candidates);
+    double sure = run.best ? run.candidates[*run.best].confidence : 0.0;
+    if (t.tier != config::Tier::premium) {
+      if (security && has_premium) {
+        decide(run, step_name(t), "skip", "security-critical: straight to a premium teacher");
+        continue;
+      }
+      if (sure >= s.premium_confidence) break;
+      ask_teacher(run, i);
+      continue;
+    }
+    if (sure >= s.premium_confidence && !security) {
+      decide(run, step_name(t), "skip",
+             "confidence " + fixed(sure) + " >= " + fixed(s.premium_confidence) +
+                 ": no premium call needed");
+      break;
+    }
+    if (security && run.best && run.candidates[*run.best].tier == "premium" &&
+        sure >= s.premium_confidence)
+      break;
+    if (failed_premium >= options_.premium_failures_to_give_up) {
+      decide(run, step_name(t), "skip",
+             "premium teachers already gave " + std::to_string(failed_premium) +
+                 " answers to this request that failed its examples: not paying again");
+      break;
+    }
+    double estimate = teachers_->estimate_cost(i, run.req.text, options_.premium_samples);
+    if (s.premium_consent == config::Consent::never) {
+      decide(run, step_name(t), "refused", "premium_consent = never");
+      break;
+    }
+    if (s.premium_consent == config::Consent::ask && !run.dry &&
+        !(options_.consent && options_.consent(t, estimate))) {
+      decide(run, step_name(t), "refused",
+             std::string(options_.consent ? "the user declined" : "no terminal to ask on") +
+                 " (about $" + fixed(estimate, 4) + "; router.premium_consent = ask)");
+      break;
+    }
+    ask_teacher(run, i);
+  }
+  run.best = score_candidates(run.candidates);
+}
+
+int Router::premium_failures(const Run& run) const {
+  if (!library_ || run.dry) return 0;
+  // The same request asked before: its failed premium candidates are the avoid entries
+  // whose embedding is (nearly) the same.
+  auto hits = library_->nearest(run.embedding, 32, /*include_avoid=*/true);
+  if (!hits) return 0;
+  int failed = 0;
+  for (const library::Hit& h : *hits)
+    failed += h.entry.avoid && h.entry.tier == "premium" && h.similarity >= 0.999f &&
+              h.entry.request == run.req.text;
+  return failed;
+}
+
+void Router::ask_teacher(Run& run, size_t index) {
+  const TeacherInfo& t = teachers_->ladder()[index];
+  bool premium = t.tier == config::Tier::premium;
+  int n = premium ? options_.premium_samples
+                  : (options_.open_samples > 0 ? options_.open_samples
+                                               : options_.settings.samples);
+  if (run.dry) {
+    decide(run, step_name(t), "ask",
+           std::to_string(n) + " samples, about $" +
+               fixed(teachers_->estimate_cost(index, run.req.text, n), 4));
+    return;
+  }
+  auto reply = teachers_->generate(index, run.req.text, run.req.entry_point, n, ledger_);
+  if (!reply) {
+    decide(run, step_name(t), "failed", reply.error().message);
+    return;
+  }
+  add_reply(run, *reply);
+}
+
+}  // namespace yantra::router

@@ -1,0 +1,256 @@
+// router: sends a request to the cheapest source that can answer it.
+//
+//   auto settings = config::load_settings(repo).take();
+//   auto teachers = Teachers::from_settings(settings);   // every configured (provider, model)
+//   if (!teachers) return teachers.error();             // e.g. keys.enc is not 0600
+//   auto ledger = ledger::Ledger::open(repo).take();
+//   auto answer = teachers->generate(0, prompt, "add", /*n=*/3, &ledger);
+//   if (!answer) return answer.error();   // refused by the budget or the provider failed:
+//                                         // the ledger already holds the row
+//   ... validate answer->candidates ...
+//   teachers->record(*answer, ledger::Outcome::passed, ledger);   // one row, priced
+//
+// Teachers form a ladder: open-source local first, then open-source cloud, then premium,
+// cheaper before dearer within a tier. A paid call is checked against its provider's
+// monthly budget before it is sent (fails closed); a call that spent tokens is always
+// recorded, whatever became of its reply.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "ledger/ledger.h"
+#include "library/library.h"
+#include "teacher/teacher.h"
+#include "validator/validator.h"
+
+namespace yantra::router {
+
+// ---- requests ----------------------------------------------------------------------------
+
+struct Request {
+  std::string text;         // as the user wrote it; a HumanEval prompt is one
+  std::string signature;    // optional: "def parse_date(text: str) -> date:"
+  std::string entry_point;  // optional: which function, when the text defines several
+};
+
+struct ParsedRequest {
+  std::string text;  // the request, with the signature on top when it came apart
+  std::string entry_point, signature;
+  std::vector<std::string> params;
+  std::vector<validator::TestCase> examples;  // tests written in the request itself
+  bool security = false;                      // auth, crypto, payments...
+  std::string security_reason;
+};
+
+// The function to write (the last `def` of the text or signature, or the one named) and
+// the examples in the text. An Error, saying how to name it, when there is no function.
+Result<ParsedRequest> parse_request(const Request& request);
+// The student's embedding of a request (student::text_embedding of its parts).
+std::vector<float> request_embedding(const ParsedRequest& request);
+
+// ---- candidates ----------------------------------------------------------------------------
+
+struct Candidate {
+  std::string code;
+  std::string tier;  // "student", "open_local", "open_cloud", "premium"
+  std::string provider, model;
+  int64_t library_id = 0;  // student answers: the entry adapted
+  // Run on the request's examples and the probe calls (one sandbox run).
+  validator::Status status = validator::Status::sandbox_error;
+  int examples_passed = 0, examples_total = 0;
+  std::string failure;               // the first failing example's message, for repair
+  std::vector<std::string> outputs;  // per probe call: repr of the value or "!Error"
+  double support = 0;                // agreement with the other candidates
+  double confidence = 0;             // probability it passes, as the router estimates it
+  bool loaded = false;               // the code ran at all (defined the function, no crash)
+  bool passes_examples() const { return loaded && examples_passed == examples_total; }
+};
+
+// Call expressions every candidate runs on: the request's example calls, each argument
+// varied (empty, reversed, off by one...), and typical values for hinted parameters.
+// Computed by probe.py in the sandbox, from the request alone.
+Result<std::vector<std::string>> probe_calls(validator::Validator& validator,
+                                             const ParsedRequest& request);
+// Runs each candidate on the examples and the probe calls and fills in its results.
+void run_candidates(validator::Validator& validator, const ParsedRequest& request,
+                    const std::vector<std::string>& probes, std::span<Candidate> candidates);
+// CodeT-style dual execution: a candidate's support is its agreement on the probe outputs
+// with the others (a different model counts fully, another sample of the same model a
+// little); its confidence combines support with the examples it passed. Returns the index
+// of the most confident candidate, if any candidate passes the examples.
+std::optional<size_t> score_candidates(std::span<Candidate> candidates);
+
+ledger::Tier ledger_tier(config::Tier tier);
+
+// One model of one configured provider.
+struct TeacherInfo {
+  std::string provider, model;
+  config::Tier tier = config::Tier::open_cloud;
+  ledger::Price price;
+  std::optional<double> budget_month_usd;
+  bool has_key = false;
+};
+
+struct TeacherAnswer {
+  TeacherInfo teacher;
+  std::vector<teacher::CodeCandidate> candidates;  // code found in the replies
+  int empty_replies = 0;                           // replies with no code
+  teacher::Usage usage;
+  double latency_s = 0;                         // wall time, retries included
+  std::optional<double> recorded_latency_s;     // replay server: the recorded latency
+  int attempts = 0;
+};
+
+// Where API keys come from; the default is config::lookup_key (environment, then store).
+using KeyLookup =
+    std::function<Result<std::optional<std::string>>(const config::ProviderSettings&)>;
+
+struct TeacherOptions {
+  KeyLookup lookup_key;                          // default: config::lookup_key
+  std::shared_ptr<teacher::Transport> transport;  // default: HTTP(S) with httplib
+  std::shared_ptr<teacher::Sleeper> sleeper;      // default: real sleeps between retries
+  int max_tokens = 1024;
+};
+
+// ---- adapting library code ------------------------------------------------------------
+
+struct Rename {
+  std::string from_name, to_name;                    // the function's name
+  std::vector<std::string> from_params, to_params;  // renamed position by position
+};
+
+// `code` with the top-level function `from_name` renamed to `to_name` (its definition and
+// every call of it, recursion included) and its parameters renamed position by position
+// inside that function, by tree-sitter: names inside strings, comments, attributes
+// (`x.name`) and keyword arguments of other calls are left alone. An Error when the code
+// does not parse, has no such function, or a new name would collide with a name the
+// function already uses.
+Result<std::string> adapt_code(std::string_view code, const Rename& rename);
+
+class Teachers {
+ public:
+  static Result<Teachers> from_settings(const config::Settings& settings,
+                                        TeacherOptions options = {});
+
+  const std::vector<TeacherInfo>& ladder() const { return ladder_; }
+  bool empty() const { return ladder_.empty(); }
+  // The first teacher of `tier` on the ladder, if any.
+  std::optional<size_t> first_of(config::Tier tier) const;
+
+  // n candidates from teacher `i` (an index into ladder()). A paid call over its budget
+  // is refused before sending and a failed call is recorded at once (when `ledger` is
+  // given); a successful one waits for record() with the outcome of its validation.
+  Result<TeacherAnswer> generate(size_t i, std::string_view request, std::string_view entry_point,
+                                 int n, ledger::Ledger* ledger);
+  // One repair round: the teacher sees its candidate and the failure, and answers again.
+  Result<TeacherAnswer> repair(size_t i, std::string_view request, std::string_view entry_point,
+                               std::string_view code, std::string_view failure,
+                               ledger::Ledger* ledger);
+  Result<void> record(const TeacherAnswer& answer, ledger::Outcome outcome,
+                      ledger::Ledger& ledger) const;
+  // What teacher `i` would charge for `n` answers to `request`: tokens estimated from
+  // text length (4 characters a token) and a typical answer length.
+  double estimate_cost(size_t i, std::string_view request, int n) const;
+  // The same estimate as an "avoided" row: the student answered instead of teacher `i`.
+  Result<void> record_avoided(size_t i, std::string_view request, ledger::Ledger& ledger) const;
+
+  Teachers(Teachers&&) noexcept;
+  Teachers& operator=(Teachers&&) noexcept;
+  ~Teachers();
+
+ private:
+  Teachers() = default;
+  Result<TeacherAnswer> send(size_t i, const teacher::ChatRequest& chat, std::string_view request,
+                             std::string_view entry_point, ledger::Ledger* ledger);
+  std::vector<TeacherInfo> ladder_;
+  std::vector<std::unique_ptr<teacher::Client>> clients_;  // parallel to ladder_
+  int max_tokens_ = 1024;
+};
+
+// ---- the router ---------------------------------------------------------------------------
+
+// One step of a request's route and why it went that way; all of them go to the ledger.
+struct Decision {
+  std::string step;    // "student", "codellama/codellama-34b-instruct", "learn", ...
+  std::string action;  // "answer", "skip", "ask", "escalate", "refused", "store", ...
+  std::string reason;  // "novel: the nearest library entry is 0.41 similar (< 0.90)"
+};
+
+struct Answer {
+  bool answered = false;  // false: no candidate passed (code holds the best try, if any)
+  std::string request_id;
+  std::string entry_point;
+  std::string code;
+  std::vector<std::string> tests;  // the tests it passed here, as run
+  std::string tier, provider, model;
+  double confidence = 0;
+  double cost_usd = 0;         // teacher calls made for this request
+  int teacher_calls = 0;
+  double teacher_latency_s = 0;  // recorded latency when replayed, else wall time
+  int64_t library_id = 0;      // the entry it came from (student) or went to (learned)
+  bool learned = false;
+  std::vector<Decision> route;
+};
+
+// Asked before a premium call under `consent = ask`: true to go ahead.
+using ConsentFn = std::function<bool(const TeacherInfo& teacher, double estimated_usd)>;
+
+using RouterSettings = config::RouterSettings;
+
+struct RouterOptions {
+  RouterSettings settings;
+  // A request at least this similar to a library entry may be answered by the student;
+  // below it, the request is novel and goes to the teachers.
+  double novelty_similarity = 0.9;
+  int open_samples = 0;     // samples per open-source call (0: settings.samples)
+  int premium_samples = 1;  // samples per premium call
+  double learn_confidence = 0.85;  // answers at least this sure become library entries
+  bool repair = true;       // one repair round for a teacher whose candidates all failed
+  // Premium candidates for this very request that already failed its examples (kept in the
+  // library as avoid entries): at this many, premium teachers are not paid to try again.
+  int premium_failures_to_give_up = 4;
+  bool learn = true;
+  ConsentFn consent;        // for Consent::ask; none means no terminal: no
+};
+
+class Router {
+ public:
+  // Any of teachers, library and ledger may be null: no teachers, nothing remembered, no
+  // accounting. generate() needs the validator (nothing is answered unvalidated);
+  // dry_run() runs nothing and may go without.
+  Router(validator::Validator* validator, Teachers* teachers, library::Library* library,
+         ledger::Ledger* ledger, RouterOptions options);
+
+  Result<Answer> generate(const Request& request);
+  // The route generate() would take, without calling a teacher or running code.
+  Result<Answer> dry_run(const Request& request);
+
+ private:
+  struct Run;
+  bool ask_student(Run& run);
+  void ask_teachers(Run& run);
+  void ask_teacher(Run& run, size_t index);
+  int premium_failures(const Run& run) const;
+  // Adds a teacher's candidates, runs them, and records the call with its outcome.
+  size_t add_reply(Run& run, const TeacherAnswer& reply);
+  void repair(Run& run, size_t index, const Candidate& failed);
+  void finish(Run& run);
+  void learn(Run& run);
+  void decide(Run& run, std::string step, std::string action, std::string reason);
+
+  validator::Validator* validator_;
+  Teachers* teachers_;
+  library::Library* library_;
+  ledger::Ledger* ledger_;
+  RouterOptions options_;
+};
+
+}  // namespace yantra::router

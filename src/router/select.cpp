@@ -1,0 +1,73 @@
+// Which candidate to answer with, and how sure to be: agreement between candidates on the
+// probe calls (dual execution), weighted by how independent they are, and the examples
+// written in the request. Hidden tests never reach this file: it sees only what ran here.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "router/router.h"
+
+namespace yantra::router {
+namespace {
+
+// Another model agreeing is strong evidence; another sample of the same model at low
+// temperature often repeats the same mistake, so it counts for little.
+constexpr double kOtherModelWeight = 1.0, kSameModelWeight = 0.15;
+// How much one fully agreeing, fully independent candidate removes of the doubt.
+constexpr double kAgreementStrength = 0.6;
+
+double agreement(const Candidate& a, const Candidate& b) {
+  size_t n = std::min(a.outputs.size(), b.outputs.size());
+  if (n == 0) return a.code == b.code ? 1.0 : 0.0;
+  size_t same = 0, informative = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (a.outputs[i] == "!NotRun" || b.outputs[i] == "!NotRun") continue;
+    ++informative;
+    same += a.outputs[i] == b.outputs[i];
+  }
+  return informative == 0 ? 0.0 : double(same) / double(n);
+}
+
+// Examples written in the request are the user's own tests: passing several of them says
+// more than passing one, and a request without any leaves agreement as the only evidence.
+double examples_factor(const Candidate& c) {
+  if (c.examples_total >= 2) return 1.0;
+  if (c.examples_total == 1) return 0.9;
+  return 0.75;
+}
+
+// A lone candidate that passes its examples: how likely it is still wrong. Premium models
+// are asked precisely because they are right more often.
+double prior_doubt(const Candidate& c) { return c.tier == "premium" ? 0.3 : 0.5; }
+
+}  // namespace
+
+std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
+  std::optional<size_t> best;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    Candidate& a = candidates[i];
+    a.support = 0;
+    a.confidence = 0;
+    if (!a.passes_examples()) continue;
+    // Per other model, its sample that agrees most with `a`: ten samples of one model are
+    // one opinion, not ten (a library entry counts as the model that wrote it).
+    std::map<std::string, double> by_model;
+    for (size_t j = 0; j < candidates.size(); ++j) {
+      if (j == i || !candidates[j].loaded) continue;
+      double& best_agree = by_model[candidates[j].model];
+      best_agree = std::max(best_agree, agreement(a, candidates[j]));
+    }
+    double doubt = prior_doubt(a);
+    for (const auto& [model, agree] : by_model) {
+      bool same = model == a.model;
+      double w = same ? kSameModelWeight : kOtherModelWeight;
+      a.support += w * agree;
+      doubt *= 1.0 - kAgreementStrength * w * agree;
+    }
+    a.confidence = examples_factor(a) * (1.0 - doubt);
+    if (!best || a.confidence > candidates[*best].confidence + 1e-12) best = i;
+  }
+  return best;
+}
+
+}  // namespace yantra::router

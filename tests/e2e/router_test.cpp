@@ -1,0 +1,260 @@
+// The learning loop end to end: `yantra generate` against a configured OpenAI-compatible
+// endpoint, and the cascade benchmark on the replay server (repeated requests answered by
+// the student from the library) proving that hidden tests never reach the router,
+// its validator, the teachers, the library or the ledger.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../unit/test_support.h"
+#include "bench/bench.h"
+#include "replay/replay.h"
+#include "router/router.h"
+#include "teacher/teacher.h"
+#include "validator/validator.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using yantra::testing::contains;
+using yantra::testing::read_bytes;
+using yantra::testing::run_capture;
+
+const std::string kData = yantra::testing::shared_path("shared/data/humaneval") + "/";
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("yantra-router-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir / "repo/.yantra");
+  fs::create_directories(dir / "home");
+  return dir;
+}
+
+std::string yantra(const fs::path& dir, const std::string& args, int* status) {
+  return run_capture("YANTRA_CONFIG_HOME=" + (dir / "home").string() + " " + YANTRA_BINARY + " " +
+                         args + " 2>&1",
+                     status);
+}
+
+// A local OpenAI-compatible server that always answers with the same code.
+class FixedAnswerServer {
+ public:
+  explicit FixedAnswerServer(std::string code) : code_(std::move(code)) {
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mutex_);
+        ++requests_;
+      }
+      json body = json::parse(req.body);
+      json reply = {{"id", "x"},
+                    {"model", body["model"]},
+                    {"choices", json::array()},
+                    {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}}}};
+      for (int i = 0; i < body.value("n", 1); ++i)
+        reply["choices"].push_back({{"index", i},
+                                    {"finish_reason", "stop"},
+                                    {"message", {{"role", "assistant"},
+                                                 {"content", "```python\n" + code_ + "```"}}}});
+      res.set_content(reply.dump(), "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FixedAnswerServer() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  std::string code_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  int requests_ = 0;
+};
+
+TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("endpoint");
+  FixedAnswerServer server("def total(xs):\n    return sum(xs)\n");
+  std::string config = "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:" +
+                       std::to_string(server.port()) +
+                       "/v1\"\ntier = \"open_local\"\nmodels = [\"coder\"]\n";
+  ASSERT_TRUE(yantra::write_file_atomic((dir / "repo/.yantra/config.toml").string(), config));
+  const std::string request =
+      "'Return the sum of the numbers in xs. For example total([1, 2, 3]) == 6 and total([]) == 0'"
+      " --signature 'def total(xs):' --repo " + (dir / "repo").string();
+  int status = 0;
+  std::string out = yantra(dir, "generate " + request + " --json", &status);
+  ASSERT_EQ(status, 0) << out;
+  json first = json::parse(out.substr(out.find('{')));
+  EXPECT_TRUE(first["answered"]) << out;
+  EXPECT_EQ(first["tier"], "open_local") << out;
+  EXPECT_TRUE(contains(first["code"].get<std::string>(), "return sum(xs)")) << out;
+  EXPECT_GE(first["tests"].size(), 2u) << out;  // the two examples of the request
+  EXPECT_EQ(server.requests(), 1);
+  // Three samples of one model agree with each other, which is one opinion: below what the
+  // library learns. The route starts at the student, which had nothing yet.
+  EXPECT_LT(first["confidence"].get<double>(), 0.85) << out;
+  EXPECT_FALSE(first["learned"]) << out;
+  auto route = first["route"];
+  ASSERT_FALSE(route.empty());
+  EXPECT_EQ(route[0]["step"], "student") << out;
+  EXPECT_TRUE(contains(route[0]["reason"].get<std::string>(), "novel")) << out;
+
+  // --dry-run shows the route and calls no one.
+  out = yantra(dir, "generate " + request + " --dry-run", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(contains(out, "local/coder: ask")) << out;
+  EXPECT_EQ(server.requests(), 1);
+
+  out = yantra(dir, "stats --json --repo " + (dir / "repo").string(), &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(json::parse(out)["total"]["calls"], 1) << out;
+  fs::remove_all(dir);
+}
+
+TEST(Generate, WithoutTeachersSaysHowToConfigureOne) {
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("none");
+  int status = 0;
+  std::string out = yantra(dir,
+                           "generate 'Add two numbers.' --signature 'def add(a, b):' --repo " +
+                               (dir / "repo").string(),
+                           &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_TRUE(contains(out, "no teacher is configured")) << out;
+  EXPECT_TRUE(contains(out, "yantra config set")) << out;
+  fs::remove_all(dir);
+}
+
+// Records everything the router's validator is asked to run.
+class RecordingValidator : public yantra::validator::Validator {
+ public:
+  explicit RecordingValidator(std::unique_ptr<Validator> inner) : inner_(std::move(inner)) {}
+  yantra::validator::RunResult run(const yantra::validator::Job& job) override {
+    note(job);
+    return inner_->run(job);
+  }
+  std::vector<yantra::validator::RunResult> run_all(
+      std::span<const yantra::validator::Job> jobs,
+      const std::function<void(size_t, const yantra::validator::RunResult&)>& on_done) override {
+    for (const auto& j : jobs) note(j);
+    return inner_->run_all(jobs, on_done);
+  }
+  int workers() const override { return inner_->workers(); }
+  void reset() override { inner_->reset(); }
+  std::string seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void note(const yantra::validator::Job& job) {
+    std::lock_guard lock(mutex_);
+    seen_ += job.code + "\n" + job.tests.source + "\n" + job.tests.setup + "\n";
+    for (const auto& c : job.tests.cases) seen_ += c.code + "\n" + c.want + "\n";
+  }
+  std::unique_ptr<Validator> inner_;
+  std::mutex mutex_;
+  std::string seen_;
+};
+
+// Records every request body the teacher clients send.
+class RecordingTransport : public yantra::teacher::Transport {
+ public:
+  RecordingTransport() : inner_(yantra::teacher::make_http_transport()) {}
+  yantra::Result<yantra::teacher::HttpResponse> post(const std::string& url,
+                                                     const yantra::teacher::HttpHeaders& headers,
+                                                     const std::string& body,
+                                                     double timeout_s) override {
+    {
+      std::lock_guard lock(mutex_);
+      seen_ += body + "\n";
+    }
+    return inner_->post(url, headers, body, timeout_s);
+  }
+  std::string seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  std::shared_ptr<Transport> inner_;
+  std::mutex mutex_;
+  std::string seen_;
+};
+
+TEST(CascadeBench, HiddenTestsNeverReachTheRouterAndRepeatsComeFromTheStudent) {
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("cascade");
+  auto pool = yantra::validator::Validator::start({.workers = 2});
+  ASSERT_TRUE(pool) << pool.error().message;
+  RecordingValidator validator(std::move(pool).value());
+  auto transport = std::make_shared<RecordingTransport>();
+  yantra::bench::CascadeBenchOptions o;
+  o.problems = kData + "HumanEval-dev.jsonl.gz";
+  o.runs = kData + "recorded-runs-dev.jsonl.gz";
+  o.tasks = 8;
+  o.rounds = 2;
+  o.work_dir = (dir / "repo").string();
+  o.progress = false;
+  o.router_validator = &validator;
+  o.transport = transport;
+  auto r = yantra::bench::run_cascade_bench(o);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->rounds.size(), 2u);
+  EXPECT_EQ(r->all.requests, 16u);
+  EXPECT_GE(r->round1.passed, 5u) << r->table;
+  EXPECT_GT(r->round1.teacher_calls, 0u) << r->table;
+  EXPECT_GE(r->learned, 1u) << r->table;
+  // What was learned in round 1 answers round 2 without a teacher.
+  EXPECT_GE(3 * r->rounds[1].by_tier["student"], r->rounds[1].requests) << r->table;
+  EXPECT_EQ(r->rounds[1].avoided_calls, r->rounds[1].by_tier["student"]) << r->table;
+  EXPECT_LT(r->rounds[1].cost_usd, r->rounds[0].cost_usd + 1e-12) << r->table;
+  EXPECT_TRUE(contains(r->json_line, "\"learned_precision\"")) << r->json_line;
+
+  // The hidden tests: every assert line of every task's `test`, and the check() header.
+  std::vector<std::string> hidden;
+  const auto problems = yantra::testing::read_gz_lines(kData + "HumanEval-dev.jsonl.gz");
+  for (size_t i = 0; i < 8; ++i) {
+    std::string test = problems[i]["test"];
+    for (size_t start = 0, nl; start < test.size(); start = nl + 1) {
+      nl = test.find('\n', start);
+      if (nl == std::string::npos) nl = test.size();
+      std::string line = test.substr(start, nl - start);
+      if (contains(line, "assert")) hidden.push_back(line.substr(line.find("assert")));
+    }
+  }
+  ASSERT_GT(hidden.size(), 20u);
+  std::string ran = validator.seen(), sent = transport->seen();
+  std::string stores;
+  for (const char* f : {"library.db", "library.db-wal", "ledger.db", "ledger.db-wal"})
+    stores += read_bytes(dir / "repo/.yantra" / f);
+  ASSERT_FALSE(ran.empty());
+  ASSERT_FALSE(sent.empty());
+  for (const std::string& h : hidden) {
+    EXPECT_FALSE(contains(ran, h)) << "the router's validator ran a hidden test: " << h;
+    EXPECT_FALSE(contains(sent, h)) << "a teacher was sent a hidden test: " << h;
+    EXPECT_FALSE(contains(stores, h)) << "a store holds a hidden test: " << h;
+  }
+  EXPECT_FALSE(contains(ran, "def check(candidate)"));
+  EXPECT_FALSE(contains(sent, "def check(candidate)"));
+  fs::remove_all(dir);
+}
+
+}  // namespace

@@ -1,0 +1,131 @@
+// The router's pure parts: reading a request, the student's embedding of it, and how
+// candidates are scored against each other (hand-computed confidences).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "router/router.h"
+#include "student/student.h"
+
+namespace {
+
+using yantra::router::Candidate;
+using yantra::router::parse_request;
+using yantra::router::score_candidates;
+
+TEST(RouterRequest, TakesTheLastFunctionOfAPromptAndItsExamples) {
+  const std::string prompt =
+      "def encode_shift(s: str):\n    return s\n\n\n"
+      "def decode_shift(s: str, k: int = 5) -> str:\n"
+      "    \"\"\"Undo encode_shift.\n    >>> decode_shift('abc')\n    'abc'\n    \"\"\"\n";
+  auto r = parse_request({.text = prompt});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->entry_point, "decode_shift");
+  EXPECT_EQ(r->signature, "def decode_shift(s: str, k: int = 5) -> str:");
+  EXPECT_EQ(r->params, (std::vector<std::string>{"s", "k"}));
+  ASSERT_EQ(r->examples.size(), 1u);
+  EXPECT_FALSE(r->security);
+  auto named = parse_request({.text = prompt, .entry_point = "encode_shift"});
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->entry_point, "encode_shift");
+}
+
+TEST(RouterRequest, PutsAGivenSignatureOnTopOfFreeText) {
+  auto r = parse_request({.text = "Return the sum of xs. For example total([1, 2]) == 3",
+                          .signature = "def total(xs):"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->entry_point, "total");
+  EXPECT_TRUE(r->text.starts_with("def total(xs):\n")) << r->text;
+  EXPECT_EQ(r->examples.size(), 1u);
+}
+
+TEST(RouterRequest, SaysHowToNameTheFunction) {
+  auto none = parse_request({.text = "sort the list"});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("--signature"), std::string::npos) << none.error().message;
+  auto wrong = parse_request({.text = "def f(x):\n  pass\n", .entry_point = "g"});
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("`def g(...)`"), std::string::npos)
+      << wrong.error().message;
+}
+
+TEST(RouterRequest, FlagsSecurityCriticalRequests) {
+  auto r = parse_request({.text = "Check the user's password against the stored hash.",
+                          .signature = "def check_password(user, password):"});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->security);
+  EXPECT_NE(r->security_reason.find("password"), std::string::npos) << r->security_reason;
+}
+
+float cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  float dot = 0;
+  for (size_t i = 0; i < a.size(); ++i) dot += a[i] * b[i];
+  return dot;  // both are unit vectors
+}
+
+TEST(RouterRequest, EqualRequestsEmbedEquallyAndRelatedOnesNearby) {
+  auto a = parse_request({.text = "Return the sum of xs.", .signature = "def total(xs):"});
+  auto b = parse_request({.text = "Return the sum of xs.", .signature = "def total(xs):"});
+  auto c = parse_request({.text = "Return the sum of the numbers.", .signature = "def add_all(xs):"});
+  auto d = parse_request({.text = "Parse an ISO date string.", .signature = "def parse_date(s):"});
+  ASSERT_TRUE(a && b && c && d);
+  auto ea = yantra::router::request_embedding(*a), eb = yantra::router::request_embedding(*b);
+  auto ec = yantra::router::request_embedding(*c), ed = yantra::router::request_embedding(*d);
+  ASSERT_EQ(ea.size(), size_t(yantra::student::kTextEmbeddingDim));
+  EXPECT_NEAR(cosine(ea, ea), 1.0f, 1e-5);
+  EXPECT_EQ(ea, eb);
+  EXPECT_GT(cosine(ea, ec), cosine(ea, ed));
+  EXPECT_LT(cosine(ea, ec), 0.9f);
+}
+
+Candidate candidate(std::string tier, std::string model, int passed, int total,
+                    std::vector<std::string> outputs) {
+  Candidate c;
+  c.tier = std::move(tier);
+  c.provider = model;
+  c.model = std::move(model);
+  c.loaded = true;
+  c.examples_passed = passed;
+  c.examples_total = total;
+  c.outputs = std::move(outputs);
+  return c;
+}
+
+TEST(RouterScore, LoneCandidateIsACoinToss) {
+  std::vector<Candidate> c = {candidate("open_local", "codellama", 2, 2, {"1", "2"})};
+  auto best = score_candidates(c);
+  ASSERT_TRUE(best);
+  EXPECT_DOUBLE_EQ(c[0].confidence, 0.5);
+}
+
+TEST(RouterScore, AnotherModelAgreeingRemovesMostDoubt) {
+  std::vector<Candidate> c = {candidate("premium", "gpt-4", 2, 2, {"1", "2"}),
+                              candidate("open_local", "codellama", 2, 2, {"1", "2"}),
+                              candidate("open_local", "codellama", 2, 2, {"1", "3"})};
+  auto best = score_candidates(c);
+  ASSERT_EQ(best, 0u);
+  // premium prior doubt 0.3, codellama agrees fully: 1 - 0.3 * (1 - 0.6)
+  EXPECT_NEAR(c[0].confidence, 1 - 0.3 * 0.4, 1e-12);
+  // codellama #1: gpt-4 agrees fully, its own other sample half (weight 0.15)
+  EXPECT_NEAR(c[1].confidence, 1 - 0.5 * 0.4 * (1 - 0.6 * 0.15 * 0.5), 1e-12);
+}
+
+TEST(RouterScore, FailingAnExampleMeansNoConfidence) {
+  std::vector<Candidate> c = {candidate("premium", "gpt-4", 1, 2, {"1"}),
+                              candidate("premium", "gpt-3.5", 1, 2, {"1"})};
+  EXPECT_FALSE(score_candidates(c));
+  EXPECT_EQ(c[0].confidence, 0.0);
+  Candidate broken = candidate("premium", "gpt-4", 0, 0, {});
+  broken.loaded = false;
+  std::vector<Candidate> d = {broken};
+  EXPECT_FALSE(score_candidates(d));
+}
+
+TEST(RouterScore, WithoutExamplesAgreementIsDiscounted) {
+  std::vector<Candidate> c = {candidate("premium", "gpt-4", 0, 0, {"[]", "[1]"}),
+                              candidate("premium", "gpt-3.5", 0, 0, {"[]", "[1]"})};
+  ASSERT_TRUE(score_candidates(c));
+  EXPECT_NEAR(c[0].confidence, 0.75 * (1 - 0.3 * 0.4), 1e-12);
+}
+
+}  // namespace
