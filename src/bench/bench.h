@@ -145,6 +145,7 @@ struct CascadeBenchResult {
   CascadeRound round1, later, all;  // round 1, rounds 2..N, every round
   double gpt4_pass_rate = 0;        // gpt-4 alone on the same requests (recorded results)
   size_t learned = 0, learned_passing = 0;
+  size_t pending = 0, pending_passing = 0;  // answers kept as evidence, not learned
   std::vector<std::string> learned_failing;  // "HumanEval/12 gpt-4 0.91": what was wrong
   std::vector<std::string> never_answered;   // tasks no round answered
   double seconds = 0;

@@ -181,6 +181,9 @@ void render(CascadeBenchResult& r) {
     << " pass the hidden tests (" << pct(ratio(double(r.learned_passing), double(r.learned)))
     << ")\n";
   for (const std::string& f : r.learned_failing) t << "  learned but wrong: " << f << "\n";
+  t << "kept as evidence (pending, not learned): " << r.pending << " answers, "
+    << r.pending_passing << " pass the hidden tests ("
+    << pct(ratio(double(r.pending_passing), double(r.pending))) << ")\n";
   r.table = t.str();
 
   Json j;
@@ -200,6 +203,8 @@ void render(CascadeBenchResult& r) {
   j["teacher_calls"] = r.all.teacher_calls;
   j["avoided_calls"] = r.all.avoided_calls;
   j["learned"] = r.learned;
+  j["pending"] = r.pending;
+  j["pending_precision"] = ratio(double(r.pending_passing), double(r.pending));
   j["tier_share"] = tier_share(r.all);
   j["round1_tier_share"] = tier_share(r.round1);
   Json curve = Json::array();
@@ -331,6 +336,11 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
     if (e.avoid || !e.valid) continue;
     auto it = by_prompt.find(e.request);
     if (it == by_prompt.end()) continue;
+    if (e.pending) {  // reported apart: evidence rejoins candidates, it is not reused alone
+      ++result.pending;
+      result.pending_passing += scorer.passes(hidden.at(it->second->id), e.code);
+      continue;
+    }
     ++result.learned;
     bool ok = scorer.passes(hidden.at(it->second->id), e.code);
     result.learned_passing += ok;

@@ -73,7 +73,7 @@ std::vector<std::string> relied_names(const Entry& e) {
 const char* const kEntryColumns =
     "id, created_at, request, entry_point, signature, code, tests, embedding, tier, model, "
     "tests_passed, tests_failed, avoid, relies_on, fingerprints, valid, invalid_reason, uses, "
-    "use_passes, confidence";
+    "use_passes, confidence, pending";
 
 Result<std::string> to_json(const std::vector<std::string>& list, std::string_view what) {
   try {
@@ -131,6 +131,7 @@ Result<Entry> read_entry(const Statement& row, int dim, const std::string& path)
   e.uses = static_cast<int>(row.int64(17));
   e.use_passes = static_cast<int>(row.int64(18));
   e.confidence = row.real(19);
+  e.pending = row.int64(20) != 0;
   return e;
 }
 
@@ -175,8 +176,8 @@ Result<int64_t> Library::add(Entry e, Fingerprinter* fingerprinter) {
   Statement ins(s.db,
                 "INSERT INTO library_entries(created_at, request, entry_point, signature, code, "
                 "tests, embedding, tier, model, tests_passed, tests_failed, avoid, relies_on, "
-                "fingerprints, valid, invalid_reason, uses, use_passes, confidence) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,'',?,?,?)",
+                "fingerprints, valid, invalid_reason, uses, use_passes, confidence, pending) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,'',?,?,?,?)",
                 s.path);
   ins.bind(1, e.created_at).bind(2, e.request).bind(3, e.entry_point).bind(4, e.signature);
   ins.bind(5, e.code).bind(6, *tests);
@@ -184,14 +185,16 @@ Result<int64_t> Library::add(Entry e, Fingerprinter* fingerprinter) {
   ins.bind(8, e.tier).bind(9, e.model).bind(10, int64_t{e.tests_passed});
   ins.bind(11, int64_t{e.tests_failed}).bind(12, int64_t{e.avoid}).bind(13, *relies);
   ins.bind(14, *prints).bind(15, int64_t{e.uses}).bind(16, int64_t{e.use_passes});
-  ins.bind(17, e.confidence);
+  ins.bind(17, e.confidence).bind(18, int64_t{e.pending});
   if (auto ok = ins.run(); !ok) return ok.error();
   int64_t id = sqlite3_last_insert_rowid(s.db);
   if (auto ok = tx->commit(); !ok) return ok.error();
   // The row is stored; an index that cannot take it now is rebuilt by the next search.
-  VectorIndex& index = e.avoid ? s.avoided : s.kept;
+  // Avoid and pending entries are never reused: they share the index asked only on demand.
+  bool aside = e.avoid || e.pending;
+  VectorIndex& index = aside ? s.avoided : s.kept;
   if (index.add(id, unit)) {
-    s.indexed[id] = e.avoid;
+    s.indexed[id] = aside;
   } else {
     s.data_version = -1;
   }

@@ -116,7 +116,7 @@ Result<void> sync(Library::State& s) {
   if (now == s.data_version) return {};
 
   // Rows read in one statement (one snapshot): what is valid goes in, what is not comes out.
-  Statement rows(s.db, "SELECT id, avoid, valid, embedding FROM library_entries ORDER BY id",
+  Statement rows(s.db, "SELECT id, avoid OR pending, valid, embedding FROM library_entries ORDER BY id",
                  s.path);
   std::set<int64_t> present;
   for (;;) {

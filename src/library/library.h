@@ -54,6 +54,9 @@ struct Entry {
   int tests_passed = 0, tests_failed = 0;
   double confidence = 0;               // how sure the router was of it when stored, in [0, 1]
   bool avoid = false;                  // a failed candidate, kept as a negative example
+  // An answer that passed but was not sure enough to reuse: kept as evidence, so a later
+  // asking of the same request can add to it. Never returned unless avoid ones are asked.
+  bool pending = false;
   std::vector<std::string> relies_on;  // qualified names of repository functions / imports
   // qname -> fingerprint when stored. add() fills the missing ones from its Fingerprinter;
   // a name with none is only checked for still existing.
@@ -108,7 +111,7 @@ class Library {
   Result<int64_t> add(Entry entry, Fingerprinter* fingerprinter = nullptr);
   Result<Entry> get(int64_t id);
   // The k valid entries nearest to `query` by cosine similarity, best first, ties broken by
-  // the smaller id; failed candidates (avoid) only when asked.
+  // the smaller id; failed candidates (avoid) and pending answers only when asked.
   Result<std::vector<Hit>> nearest(std::span<const float> query, int k, bool include_avoid = false);
   Result<void> record_use(int64_t id, bool passed);
   // Re-fingerprints every name valid entries rely on; an entry whose name changed or

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS library_entries(
   tests_failed INTEGER NOT NULL,
   confidence REAL NOT NULL,
   avoid INTEGER NOT NULL,
+  pending INTEGER NOT NULL DEFAULT 0,
   relies_on TEXT NOT NULL,
   fingerprints TEXT NOT NULL,
   valid INTEGER NOT NULL,

@@ -122,16 +122,42 @@ void Router::finish(Run& run) {
   const Candidate& c = run.candidates[*run.best];
   a.answered = true;
   a.code = c.code;
-  a.tier = c.tier;
+  a.tier = c.pending ? "student" : c.tier;  // an earlier answer, no teacher wrote it now
   a.provider = c.provider;
   a.model = c.model;
   a.confidence = c.confidence;
-  if (c.tier == "student") a.library_id = c.library_id;
+  if (c.tier == "student" || c.pending) a.library_id = c.library_id;
   a.tests = answer_tests(run.req, run.probes, run.candidates, c);
   decide(run, "answer", c.tier,
          c.provider + "/" + c.model + ", confidence " + fixed(c.confidence) + ", passes " +
              std::to_string(c.examples_passed) + "/" + std::to_string(c.examples_total) +
              " example(s), agreement " + fixed(c.support));
+}
+
+// Not sure enough to learn: this round's passing answers, one per model, are kept so the
+// next asking of the same request starts from them instead of paying for them again.
+void Router::keep_as_evidence(Run& run) {
+  std::set<std::string> models;
+  size_t kept = 0;
+  for (const Candidate& c : run.candidates) {
+    if (!c.passes_examples() || c.pending || c.tier == "student" || !models.insert(c.model).second)
+      continue;
+    library::Entry e{.request = run.req.text,
+                     .entry_point = run.req.entry_point,
+                     .signature = run.req.signature,
+                     .code = c.code,
+                     .embedding = run.embedding,
+                     .tier = c.tier,
+                     .model = c.model,
+                     .tests_passed = c.examples_passed,
+                     .confidence = c.confidence,
+                     .pending = true};
+    kept += library_->add(std::move(e)).ok();
+  }
+  decide(run, "learn", "pending",
+         "confidence " + fixed(run.answer.confidence) + " < " +
+             fixed(options_.learn_confidence) + ": " + std::to_string(kept) +
+             " answer(s) kept as evidence for the next asking");
 }
 
 void Router::learn(Run& run) {
@@ -154,13 +180,13 @@ void Router::learn(Run& run) {
                      .avoid = true};
     (void)library_->add(std::move(e));  // a lost negative example costs nothing later
   }
-  if (!a.answered || a.tier == "student") return;
+  if (!a.answered) return;
+  const Candidate& c = run.candidates[*run.best];
+  if (c.tier == "student") return;  // reused as it was: nothing new to learn
   if (a.confidence < options_.learn_confidence) {
-    decide(run, "learn", "skip",
-           "confidence " + fixed(a.confidence) + " < " + fixed(options_.learn_confidence));
+    keep_as_evidence(run);
     return;
   }
-  const Candidate& c = run.candidates[*run.best];
   library::Entry e{.request = run.req.text,
                    .entry_point = run.req.entry_point,
                    .signature = run.req.signature,

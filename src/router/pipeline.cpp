@@ -78,7 +78,10 @@ Result<Answer> Router::generate(const Request& request) {
     run.probes = std::move(probes).value();
   else
     decide(run, "probes", "none", probes.error().message);
-  if (!ask_student(run)) ask_teachers(run);
+  if (!ask_student(run)) {
+    add_pending(run);
+    ask_teachers(run);
+  }
   finish(run);
   learn(run);
   return std::move(run.answer);
@@ -185,7 +188,7 @@ void Router::ask_teachers(Run& run) {
   }
   bool security = run.req.security && s.security_escalation;
   bool has_premium = teachers_->first_of(config::Tier::premium).has_value();
-  int failed_premium = premium_failures(run);
+  const PremiumHistory history = premium_history(run);
   for (size_t i = 0; i < teachers_->ladder().size(); ++i) {
     const TeacherInfo& t = teachers_->ladder()[i];
     run.best = score_candidates(run.candidates);
@@ -208,10 +211,16 @@ void Router::ask_teachers(Run& run) {
     if (security && run.best && run.candidates[*run.best].tier == "premium" &&
         sure >= s.premium_confidence)
       break;
-    if (failed_premium >= options_.premium_failures_to_give_up) {
+    if (history.failed >= options_.premium_failures_to_give_up) {
       decide(run, step_name(t), "skip",
-             "premium teachers already gave " + std::to_string(failed_premium) +
+             "premium teachers already gave " + std::to_string(history.failed) +
                  " answers to this request that failed its examples: not paying again");
+      break;
+    }
+    if (history.pending >= options_.premium_answers_enough) {
+      decide(run, step_name(t), "skip",
+             "premium teachers already answered this request " + std::to_string(history.pending) +
+                 " times and their answers are among the candidates: not paying again");
       break;
     }
     double estimate = teachers_->estimate_cost(i, run.req.text, options_.premium_samples);
@@ -231,17 +240,47 @@ void Router::ask_teachers(Run& run) {
   run.best = score_candidates(run.candidates);
 }
 
-int Router::premium_failures(const Run& run) const {
-  if (!library_ || run.dry) return 0;
-  // The same request asked before: its failed premium candidates are the avoid entries
-  // whose embedding is (nearly) the same.
+void Router::add_pending(Run& run) {
+  if (!library_) return;
   auto hits = library_->nearest(run.embedding, 32, /*include_avoid=*/true);
-  if (!hits) return 0;
-  int failed = 0;
-  for (const library::Hit& h : *hits)
-    failed += h.entry.avoid && h.entry.tier == "premium" && h.similarity >= 0.999f &&
-              h.entry.request == run.req.text;
-  return failed;
+  if (!hits) return;
+  constexpr size_t kMaxPending = 6;  // the oldest first: the first answers of each model
+  size_t first = run.candidates.size();
+  for (const library::Hit& h : *hits) {
+    if (!h.entry.pending || h.similarity < 0.999f || h.entry.request != run.req.text) continue;
+    if (run.candidates.size() - first >= kMaxPending) break;
+    Candidate c;
+    c.code = h.entry.code;
+    c.tier = h.entry.tier;
+    c.provider = "library";
+    c.model = h.entry.model;
+    c.library_id = h.entry.id;
+    c.pending = true;
+    run.candidates.push_back(std::move(c));
+  }
+  size_t added = run.candidates.size() - first;
+  if (added == 0) return;
+  std::span<Candidate> span(run.candidates.data() + first, added);
+  run_candidates(*validator_, run.req, run.probes, span);
+  decide(run, "student", "evidence",
+         std::to_string(added) + " earlier answer(s) to this request, not sure enough to reuse "
+         "alone, rejoin the candidates");
+}
+
+Router::PremiumHistory Router::premium_history(const Run& run) const {
+  PremiumHistory history;
+  if (!library_ || run.dry) return history;
+  // The same request asked before: its premium answers that failed (avoid entries) and
+  // those kept as evidence (pending), by (nearly) the same embedding and the same text.
+  auto hits = library_->nearest(run.embedding, 32, /*include_avoid=*/true);
+  if (!hits) return history;
+  for (const library::Hit& h : *hits) {
+    if (h.entry.tier != "premium" || h.similarity < 0.999f || h.entry.request != run.req.text)
+      continue;
+    history.failed += h.entry.avoid;
+    history.pending += h.entry.pending;
+  }
+  return history;
 }
 
 void Router::ask_teacher(Run& run, size_t index) {

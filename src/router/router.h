@@ -63,6 +63,7 @@ struct Candidate {
   std::string tier;  // "student", "open_local", "open_cloud", "premium"
   std::string provider, model;
   int64_t library_id = 0;  // student answers: the entry adapted
+  bool pending = false;    // an earlier answer to this request, kept as evidence
   // Run on the request's examples and the probe calls (one sandbox run).
   validator::Status status = validator::Status::sandbox_error;
   int examples_passed = 0, examples_total = 0;
@@ -217,6 +218,9 @@ struct RouterOptions {
   // Premium candidates for this very request that already failed its examples (kept in the
   // library as avoid entries): at this many, premium teachers are not paid to try again.
   int premium_failures_to_give_up = 4;
+  // Premium answers to this very request already kept as evidence (pending): at this many,
+  // another sample of the same models would repeat them, so none is bought.
+  int premium_answers_enough = 2;
   bool learn = true;
   ConsentFn consent;        // for Consent::ask; none means no terminal: no
 };
@@ -236,14 +240,19 @@ class Router {
  private:
   struct Run;
   bool ask_student(Run& run);
+  void add_pending(Run& run);
   void ask_teachers(Run& run);
   void ask_teacher(Run& run, size_t index);
-  int premium_failures(const Run& run) const;
+  struct PremiumHistory {
+    int failed = 0, pending = 0;
+  };
+  PremiumHistory premium_history(const Run& run) const;
   // Adds a teacher's candidates, runs them, and records the call with its outcome.
   size_t add_reply(Run& run, const TeacherAnswer& reply);
   void repair(Run& run, size_t index, const Candidate& failed);
   void finish(Run& run);
   void learn(Run& run);
+  void keep_as_evidence(Run& run);
   void decide(Run& run, std::string step, std::string action, std::string reason);
 
   validator::Validator* validator_;

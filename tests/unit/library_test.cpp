@@ -218,6 +218,25 @@ TEST_F(LibraryTest, AvoidEntriesComeOnlyWhenAsked) {
   EXPECT_FALSE(all[0].avoid);
 }
 
+TEST_F(LibraryTest, PendingAnswersAreEvidenceNeverReusedAlone) {
+  Library lib = open(3);
+  int64_t learned = must(lib.add(entry({0, 1, 0}, "learned")));
+  Entry e = entry({1, 0, 0}, "pending");
+  e.pending = true;
+  e.confidence = 0.6;
+  int64_t pending = must(lib.add(e));
+  std::vector<float> q = {1, 0, 0};
+  EXPECT_EQ(ids_of(must(lib.nearest(q, 5))), (std::vector<int64_t>{learned}));
+  auto with = must(lib.nearest(q, 5, /*include_avoid=*/true));
+  ASSERT_EQ(ids_of(with), (std::vector<int64_t>{pending, learned}));
+  EXPECT_TRUE(with[0].entry.pending);
+  EXPECT_FALSE(with[0].entry.avoid);
+  EXPECT_DOUBLE_EQ(with[0].entry.confidence, 0.6);
+  Library reopened = open(3);  // the index built from the rows keeps it aside too
+  EXPECT_EQ(ids_of(must(reopened.nearest(q, 5))), (std::vector<int64_t>{learned}));
+  EXPECT_TRUE(must(reopened.get(pending)).pending);
+}
+
 TEST_F(LibraryTest, ReopenRebuildsTheIndexWithTheSameAnswers) {
   std::mt19937 rng(11);
   std::vector<std::vector<float>> queries;
