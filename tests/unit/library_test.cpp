@@ -117,7 +117,7 @@ TEST_F(LibraryTest, StoresEveryFieldAndFindsAnEntryByItsOwnEmbedding) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
     vs.push_back(random_vector(rng, 8));
-    Entry e = entry(vs.back(), "f" + std::to_string(i));
+    Entry e = entry(vs.back(), std::string("f").append(std::to_string(i)));
     e.relies_on = {"pkg.a", "pkg.b", "pkg.a"};
     e.fingerprints = {{"pkg.a", "1111"}, {"pkg.c", "3333"}};
     e.confidence = 0.85;
@@ -185,7 +185,7 @@ TEST_F(LibraryTest, TiesAreBrokenBySmallerIdEvenPastTheFirstFetch) {
   // Others first, then 40 entries with the very same embedding: identical similarities.
   for (int i = 0; i < 100; ++i) must(lib.add(entry(random_vector(rng, 16), "other")));
   std::vector<int64_t> twins;
-  for (int i = 0; i < 40; ++i) twins.push_back(must(lib.add(entry(twin, "t" + std::to_string(i)))));
+  for (int i = 0; i < 40; ++i) twins.push_back(must(lib.add(entry(twin, std::string("t").append(std::to_string(i))))));
   auto one = must(lib.nearest(twin, 1));
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].entry.id, twins[0]);
@@ -248,7 +248,7 @@ TEST_F(LibraryTest, ReopenRebuildsTheIndexWithTheSameAnswers) {
   {
     Library lib = open(32);
     for (int i = 0; i < 300; ++i) {
-      Entry e = entry(random_vector(rng, 32), "f" + std::to_string(i), i % 10 == 0);
+      Entry e = entry(random_vector(rng, 32), std::string("f").append(std::to_string(i)), i % 10 == 0);
       if (i == 0) e.avoid = false;
       if (i == 0) e.relies_on = {"pkg.f"};
       int64_t id = must(lib.add(e, &fp));
@@ -518,7 +518,7 @@ TEST_F(LibraryTest, RecallOfTwoThousandRandomEntriesIsExact) {
     Library lib = open(kDim);
     for (int i = 0; i < kCount; ++i) {
       vs.push_back(random_vector(rng, kDim));
-      ids.push_back(must(lib.add(entry(vs.back(), "f" + std::to_string(i)))));
+      ids.push_back(must(lib.add(entry(vs.back(), std::string("f").append(std::to_string(i))))));
     }
   }
   Library lib = open(kDim);  // the index rebuilt from the rows
