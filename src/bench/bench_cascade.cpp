@@ -39,7 +39,8 @@ struct Hidden {
 constexpr double kGpt4In = 0.03, kGpt4Out = 0.06, kGpt35In = 0.0015, kGpt35Out = 0.002;
 
 Result<void> load_tasks(const std::string& problems_path, const std::string& runs_path,
-                        size_t limit, std::vector<Task>& tasks, std::map<std::string, Hidden>& hidden) {
+                        size_t limit, std::vector<Task>& tasks,
+                        std::map<std::string, Hidden>& hidden) {
   auto problems = read_jsonl_gz(problems_path);
   if (!problems) return problems.error();
   for (const auto& p : *problems) {
@@ -120,7 +121,9 @@ void add_to(CascadeRound& total, const CascadeRound& r) {
   total.library_entries = r.library_entries;
 }
 
-double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0;
+}
 
 std::string pct(double x) {
   char buf[32];
@@ -181,9 +184,9 @@ void render(CascadeBenchResult& r) {
     << " pass the hidden tests (" << pct(ratio(double(r.learned_passing), double(r.learned)))
     << ")\n";
   for (const std::string& f : r.learned_failing) t << "  learned but wrong: " << f << "\n";
-  t << "kept as evidence (pending, not learned): " << r.pending << " answers, "
-    << r.pending_passing << " pass the hidden tests ("
-    << pct(ratio(double(r.pending_passing), double(r.pending))) << ")\n";
+  t << "kept as evidence (pending, not learned): " << r.pending << " answers, " << r.pending_passing
+    << " pass the hidden tests (" << pct(ratio(double(r.pending_passing), double(r.pending)))
+    << ")\n";
   r.table = t.str();
 
   Json j;
@@ -316,8 +319,8 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
     c.library_entries = size ? *size : 0;
     if (o.progress)
       progress("round " + std::to_string(round) + ": pass " +
-               pct(ratio(double(c.passed), double(c.requests))) + ", " + money(c.cost_usd) +
-               " (" + pct(ratio(c.cost_usd, c.gpt4_cost_usd)) + " of gpt-4), " + shares_text(c));
+               pct(ratio(double(c.passed), double(c.requests))) + ", " + money(c.cost_usd) + " (" +
+               pct(ratio(c.cost_usd, c.gpt4_cost_usd)) + " of gpt-4), " + shares_text(c));
     result.rounds.push_back(c);
     add_to(result.all, c);
     add_to(round == 1 ? result.round1 : result.later, c);
@@ -346,7 +349,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
     result.learned_passing += ok;
     if (!ok)
       result.learned_failing.push_back(it->second->id + " " + e.model + " " +
-                                        format_fixed(e.confidence, 2));
+                                       format_fixed(e.confidence, 2));
   }
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

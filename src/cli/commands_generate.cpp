@@ -40,11 +40,20 @@ Json to_json(const router::Answer& a) {
   Json route = Json::array();
   for (const router::Decision& d : a.route)
     route.push_back({{"step", d.step}, {"action", d.action}, {"reason", d.reason}});
-  return {{"answered", a.answered}, {"entry_point", a.entry_point}, {"code", a.code},
-          {"tests", a.tests},       {"tier", a.tier},               {"provider", a.provider},
-          {"model", a.model},       {"confidence", a.confidence},   {"cost_usd", a.cost_usd},
-          {"teacher_calls", a.teacher_calls}, {"learned", a.learned},
-          {"library_id", a.library_id}, {"request_id", a.request_id}, {"route", route}};
+  return {{"answered", a.answered},
+          {"entry_point", a.entry_point},
+          {"code", a.code},
+          {"tests", a.tests},
+          {"tier", a.tier},
+          {"provider", a.provider},
+          {"model", a.model},
+          {"confidence", a.confidence},
+          {"cost_usd", a.cost_usd},
+          {"teacher_calls", a.teacher_calls},
+          {"learned", a.learned},
+          {"library_id", a.library_id},
+          {"request_id", a.request_id},
+          {"route", route}};
 }
 
 void print_text(const router::Answer& a, bool dry_run) {
@@ -58,8 +67,8 @@ void print_text(const router::Answer& a, bool dry_run) {
   }
   std::cerr << (dry_run ? "route:\n" : "route taken:\n");
   for (const router::Decision& d : a.route)
-    std::cerr << "  " << d.step << ": " << d.action << (d.reason.empty() ? "" : " - ")
-              << d.reason << "\n";
+    std::cerr << "  " << d.step << ": " << d.action << (d.reason.empty() ? "" : " - ") << d.reason
+              << "\n";
   if (!dry_run)
     std::cerr << (a.answered ? "answered by " + a.tier + " (" + a.provider + "/" + a.model + ")"
                              : std::string("no answer passed its tests"))
@@ -74,8 +83,9 @@ int run_generate(GenerateArgs& a) {
     a.request = std::move(text).value();
   }
   if (a.request.empty())
-    throw FatalError("generate: say what to write, e.g. yantra generate \"return the n-th "
-                     "Fibonacci number\" --signature 'def fib(n: int) -> int:'");
+    throw FatalError(
+        "generate: say what to write, e.g. yantra generate \"return the n-th "
+        "Fibonacci number\" --signature 'def fib(n: int) -> int:'");
   std::error_code ec;
   if (!fs::is_directory(a.repo, ec)) throw FatalError("--repo " + a.repo + ": no such directory");
   config::Settings settings = config::load_settings(a.repo).take();
@@ -92,8 +102,7 @@ int run_generate(GenerateArgs& a) {
   if (!a.dry_run) pool = validator::Validator::start({.workers = a.workers}).take();
   router::Router router(pool.get(), &teachers, &library, &ledger, options);
   router::Request request{.text = a.request, .signature = a.signature};
-  router::Answer answer =
-      (a.dry_run ? router.dry_run(request) : router.generate(request)).take();
+  router::Answer answer = (a.dry_run ? router.dry_run(request) : router.generate(request)).take();
   if (a.json_out)
     std::cout << to_json(answer).dump(2) << "\n";
   else

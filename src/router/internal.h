@@ -17,6 +17,13 @@ struct Router::Run {
   std::optional<size_t> best;
   Answer answer;
   bool dry = false;
+  // Library rows for this very request asked before (same text): its pending answers and
+  // failed candidates. Looked up once per request.
+  std::vector<library::Entry> earlier;
 };
+
+inline std::string step_name(std::string_view provider, std::string_view model) {
+  return std::string(provider).append("/").append(model);
+}
 
 }  // namespace yantra::router

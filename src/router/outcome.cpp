@@ -10,13 +10,9 @@
 namespace yantra::router {
 namespace {
 
-std::string fixed(double x, int digits = 2) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
+std::string tier_name(config::Tier tier) {
+  return std::string(config::to_string(tier));
 }
-
-std::string tier_name(config::Tier tier) { return std::string(config::to_string(tier)); }
 
 // Failed candidates are kept as examples to avoid, one per source (provider and model)
 // and request: a few say what went wrong, many only fill the store.
@@ -41,6 +37,20 @@ std::vector<std::string> answer_tests(const ParsedRequest& req,
   return tests;
 }
 
+// A library row for candidate `c` of this request; the caller says what kind of row.
+library::Entry entry_for(const Router::Run& run, const Candidate& c) {
+  library::Entry e;
+  e.request = run.req.text;
+  e.entry_point = run.req.entry_point;
+  e.signature = run.req.signature;
+  e.code = c.code;
+  e.embedding = run.embedding;
+  e.tier = c.tier;
+  e.model = c.model;
+  e.tests_passed = c.examples_passed;
+  return e;
+}
+
 }  // namespace
 
 size_t Router::add_reply(Run& run, const TeacherAnswer& reply) {
@@ -56,29 +66,30 @@ size_t Router::add_reply(Run& run, const TeacherAnswer& reply) {
   }
   std::span<Candidate> added(run.candidates.data() + first, run.candidates.size() - first);
   run_candidates(*validator_, run.req, run.probes, added);
-  size_t passing = static_cast<size_t>(
-      std::count_if(added.begin(), added.end(), [](const Candidate& c) { return c.passes_examples(); }));
+  size_t passing = static_cast<size_t>(std::count_if(
+      added.begin(), added.end(), [](const Candidate& c) { return c.passes_examples(); }));
   double cost = ledger::cost_usd(reply.usage.prompt_tokens, reply.usage.completion_tokens, t.price);
   run.answer.cost_usd += cost;
   run.answer.teacher_calls += 1;
   run.answer.teacher_latency_s += reply.recorded_latency_s.value_or(reply.latency_s);
-  ledger::Outcome outcome = added.empty()  ? ledger::Outcome::error
+  ledger::Outcome outcome = added.empty() ? ledger::Outcome::error
                             : passing > 0 ? ledger::Outcome::passed
                                           : ledger::Outcome::failed;
   if (ledger_) {
     if (auto r = teachers_->record(reply, outcome, *ledger_); !r)
       run.answer.route.push_back({"ledger", "error", r.error().message});
   }
-  std::string step = t.provider + "/" + t.model;
+  std::string step = step_name(t.provider, t.model);
   decide(run, step, "ask",
          std::to_string(added.size()) + " candidate(s), " + std::to_string(passing) +
              " pass the request's " + std::to_string(run.req.examples.size()) + " example(s); $" +
-             fixed(cost, 4));
+             format_fixed(cost, 4));
   if (passing == 0 && !added.empty() && options_.repair && !run.req.examples.empty()) {
     // The candidate that got furthest is the one worth repairing.
-    auto furthest = std::max_element(added.begin(), added.end(), [](const Candidate& a, const Candidate& b) {
-      return a.examples_passed < b.examples_passed;
-    });
+    auto furthest =
+        std::max_element(added.begin(), added.end(), [](const Candidate& a, const Candidate& b) {
+          return a.examples_passed < b.examples_passed;
+        });
     size_t index = 0;
     for (; index < teachers_->ladder().size(); ++index)
       if (teachers_->ladder()[index].provider == t.provider &&
@@ -95,12 +106,13 @@ void Router::repair(Run& run, size_t index, const Candidate& failed) {
   auto reply = teachers_->repair(index, run.req.text, run.req.entry_point, failed.code,
                                  failed.failure, ledger_);
   if (!reply) {
-    decide(run, t.provider + "/" + t.model, "repair failed", reply.error().message);
+    decide(run, step_name(t.provider, t.model), "repair failed", reply.error().message);
     return;
   }
   bool saved = options_.repair;
   options_.repair = false;  // one round only
-  decide(run, t.provider + "/" + t.model, "repair", "asked to fix: " + failed.failure.substr(0, 200));
+  decide(run, step_name(t.provider, t.model), "repair",
+         "asked to fix: " + failed.failure.substr(0, 200));
   add_reply(run, *reply);
   options_.repair = saved;
 }
@@ -109,9 +121,10 @@ void Router::finish(Run& run) {
   run.best = score_candidates(run.candidates);
   Answer& a = run.answer;
   if (!run.best) {
-    auto furthest = std::max_element(
-        run.candidates.begin(), run.candidates.end(),
-        [](const Candidate& x, const Candidate& y) { return x.examples_passed < y.examples_passed; });
+    auto furthest = std::max_element(run.candidates.begin(), run.candidates.end(),
+                                     [](const Candidate& x, const Candidate& y) {
+                                       return x.examples_passed < y.examples_passed;
+                                     });
     if (furthest != run.candidates.end()) a.code = furthest->code;
     decide(run, "answer", "none",
            run.candidates.empty() ? "no candidate at all"
@@ -129,9 +142,10 @@ void Router::finish(Run& run) {
   if (c.tier == "student" || c.pending) a.library_id = c.library_id;
   a.tests = answer_tests(run.req, run.probes, run.candidates, c);
   decide(run, "answer", c.tier,
-         c.provider + "/" + c.model + ", confidence " + fixed(c.confidence) + ", passes " +
-             std::to_string(c.examples_passed) + "/" + std::to_string(c.examples_total) +
-             " example(s), agreement " + fixed(c.support));
+         step_name(c.provider, c.model) + ", confidence " + format_fixed(c.confidence, 2) +
+             ", passes " + std::to_string(c.examples_passed) + "/" +
+             std::to_string(c.examples_total) + " example(s), agreement " +
+             format_fixed(c.support, 2));
 }
 
 // Not sure enough to learn: this round's passing answers, one per model, are kept so the
@@ -142,21 +156,14 @@ void Router::keep_as_evidence(Run& run) {
   for (const Candidate& c : run.candidates) {
     if (!c.passes_examples() || c.pending || c.tier == "student" || !models.insert(c.model).second)
       continue;
-    library::Entry e{.request = run.req.text,
-                     .entry_point = run.req.entry_point,
-                     .signature = run.req.signature,
-                     .code = c.code,
-                     .embedding = run.embedding,
-                     .tier = c.tier,
-                     .model = c.model,
-                     .tests_passed = c.examples_passed,
-                     .confidence = c.confidence,
-                     .pending = true};
+    library::Entry e = entry_for(run, c);
+    e.confidence = c.confidence;
+    e.pending = true;
     kept += library_->add(std::move(e)).ok();
   }
   decide(run, "learn", "pending",
-         "confidence " + fixed(run.answer.confidence) + " < " +
-             fixed(options_.learn_confidence) + ": " + std::to_string(kept) +
+         "confidence " + format_fixed(run.answer.confidence, 2) + " < " +
+             format_fixed(options_.learn_confidence, 2) + ": " + std::to_string(kept) +
              " answer(s) kept as evidence for the next asking");
 }
 
@@ -168,16 +175,9 @@ void Router::learn(Run& run) {
     if (c.passes_examples() || c.tier == "student" || !c.loaded ||
         !sources.insert({c.provider, c.model}).second)
       continue;
-    library::Entry e{.request = run.req.text,
-                     .entry_point = run.req.entry_point,
-                     .signature = run.req.signature,
-                     .code = c.code,
-                     .embedding = run.embedding,
-                     .tier = c.tier,
-                     .model = c.model,
-                     .tests_passed = c.examples_passed,
-                     .tests_failed = c.examples_total - c.examples_passed,
-                     .avoid = true};
+    library::Entry e = entry_for(run, c);
+    e.tests_failed = c.examples_total - c.examples_passed;
+    e.avoid = true;
     (void)library_->add(std::move(e));  // a lost negative example costs nothing later
   }
   if (!a.answered) return;
@@ -187,16 +187,10 @@ void Router::learn(Run& run) {
     keep_as_evidence(run);
     return;
   }
-  library::Entry e{.request = run.req.text,
-                   .entry_point = run.req.entry_point,
-                   .signature = run.req.signature,
-                   .code = c.code,
-                   .tests = a.tests,
-                   .embedding = run.embedding,
-                   .tier = c.tier,
-                   .model = c.model,
-                   .tests_passed = static_cast<int>(a.tests.size()),
-                   .confidence = c.confidence};
+  library::Entry e = entry_for(run, c);
+  e.tests = a.tests;
+  e.tests_passed = static_cast<int>(a.tests.size());
+  e.confidence = c.confidence;
   auto id = library_->add(std::move(e));
   if (!id) {
     decide(run, "learn", "error", id.error().message);
@@ -204,7 +198,8 @@ void Router::learn(Run& run) {
   }
   a.library_id = *id;
   a.learned = true;
-  decide(run, "learn", "store", "entry #" + std::to_string(*id) + ", confidence " + fixed(a.confidence));
+  decide(run, "learn", "store",
+         "entry #" + std::to_string(*id) + ", confidence " + format_fixed(a.confidence, 2));
 }
 
 }  // namespace yantra::router

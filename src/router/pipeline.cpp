@@ -22,13 +22,9 @@ std::string new_request_id() {
   return buf;
 }
 
-std::string fixed(double x, int digits = 2) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
+std::string step_name(const TeacherInfo& t) {
+  return router::step_name(t.provider, t.model);
 }
-
-std::string step_name(const TeacherInfo& t) { return t.provider + "/" + t.model; }
 
 // How sure the student is of an adapted library entry: the router's confidence when it
 // learned the entry, updated by how its reuses went (a Beta prior of weight 4), scaled
@@ -45,7 +41,6 @@ double student_confidence(const library::Hit& hit, const Candidate& c) {
 }
 
 }  // namespace
-
 
 Router::Router(validator::Validator* validator, Teachers* teachers, library::Library* library,
                ledger::Ledger* ledger, RouterOptions options)
@@ -79,6 +74,7 @@ Result<Answer> Router::generate(const Request& request) {
   else
     decide(run, "probes", "none", probes.error().message);
   if (!ask_student(run)) {
+    load_earlier(run);
     add_pending(run);
     ask_teachers(run);
   }
@@ -124,8 +120,8 @@ bool Router::ask_student(Run& run) {
   if (hit.similarity < options_.novelty_similarity) {
     decide(run, "student", "skip",
            "novel: the nearest library entry (#" + std::to_string(hit.entry.id) + ", `" +
-               hit.entry.entry_point + "`) is " + fixed(hit.similarity) + " similar (< " +
-               fixed(options_.novelty_similarity) + ")");
+               hit.entry.entry_point + "`) is " + format_fixed(hit.similarity, 2) + " similar (< " +
+               format_fixed(options_.novelty_similarity, 2) + ")");
     return false;
   }
   Candidate c;
@@ -140,8 +136,8 @@ bool Router::ask_student(Run& run) {
     std::vector<std::string> from_params;
     if (auto from = parse_request({hit.entry.signature, "", hit.entry.entry_point}))
       from_params = from->params;
-    auto adapted = adapt_code(hit.entry.code, {hit.entry.entry_point, run.req.entry_point,
-                                               from_params, run.req.params});
+    auto adapted = adapt_code(
+        hit.entry.code, {hit.entry.entry_point, run.req.entry_point, from_params, run.req.params});
     if (!adapted) {
       decide(run, "student", "skip", entry_name + " cannot be adapted: " + adapted.error().message);
       return false;
@@ -149,7 +145,8 @@ bool Router::ask_student(Run& run) {
     c.code = std::move(adapted).value();
   }
   if (run.dry) {
-    decide(run, "student", "try", entry_name + " is " + fixed(hit.similarity) + " similar");
+    decide(run, "student", "try",
+           entry_name + " is " + format_fixed(hit.similarity, 2) + " similar");
     return false;
   }
   run_candidates(*validator_, run.req, run.probes, std::span<Candidate>(&c, 1));
@@ -163,13 +160,14 @@ bool Router::ask_student(Run& run) {
     if (ledger_ && teachers_ && !teachers_->empty())
       (void)teachers_->record_avoided(0, run.req.text, *ledger_);
     decide(run, "student", "answer",
-           entry_name + " adapted, confidence " + fixed(run.candidates[0].confidence) +
-               " >= " + fixed(needed));
+           entry_name + " adapted, confidence " + format_fixed(run.candidates[0].confidence, 2) +
+               " >= " + format_fixed(needed, 2));
     return true;
   }
   if (!c.passes_examples()) (void)library_->record_use(hit.entry.id, false);
   decide(run, "student", "escalate",
-         entry_name + " confidence " + fixed(c.confidence) + " < " + fixed(needed) +
+         entry_name + " confidence " + format_fixed(c.confidence, 2) + " < " +
+             format_fixed(needed, 2) +
              (c.passes_examples() ? "" : " (fails the request's examples)"));
   // The entry stays a candidate: teachers that agree with it make both more certain.
   run.candidates.push_back(std::move(c));
@@ -204,8 +202,8 @@ void Router::ask_teachers(Run& run) {
     }
     if (sure >= s.premium_confidence && !security) {
       decide(run, step_name(t), "skip",
-             "confidence " + fixed(sure) + " >= " + fixed(s.premium_confidence) +
-                 ": no premium call needed");
+             "confidence " + format_fixed(sure, 2) +
+                 " >= " + format_fixed(s.premium_confidence, 2) + ": no premium call needed");
       break;
     }
     if (security && run.best && run.candidates[*run.best].tier == "premium" &&
@@ -232,7 +230,7 @@ void Router::ask_teachers(Run& run) {
         !(options_.consent && options_.consent(t, estimate))) {
       decide(run, step_name(t), "refused",
              std::string(options_.consent ? "the user declined" : "no terminal to ask on") +
-                 " (about $" + fixed(estimate, 4) + "; router.premium_consent = ask)");
+                 " (about $" + format_fixed(estimate, 4) + "; router.premium_consent = ask)");
       break;
     }
     ask_teacher(run, i);
@@ -240,21 +238,29 @@ void Router::ask_teachers(Run& run) {
   run.best = score_candidates(run.candidates);
 }
 
-void Router::add_pending(Run& run) {
+void Router::load_earlier(Run& run) {
   if (!library_) return;
+  // The same request has (nearly) the same embedding; the text tells it from a twin.
   auto hits = library_->nearest(run.embedding, 32, /*include_avoid=*/true);
   if (!hits) return;
+  for (library::Hit& h : *hits)
+    if ((h.entry.pending || h.entry.avoid) && h.similarity >= 0.999f &&
+        h.entry.request == run.req.text)
+      run.earlier.push_back(std::move(h.entry));
+}
+
+void Router::add_pending(Run& run) {
   constexpr size_t kMaxPending = 6;  // the oldest first: the first answers of each model
   size_t first = run.candidates.size();
-  for (const library::Hit& h : *hits) {
-    if (!h.entry.pending || h.similarity < 0.999f || h.entry.request != run.req.text) continue;
+  for (const library::Entry& e : run.earlier) {
+    if (!e.pending) continue;
     if (run.candidates.size() - first >= kMaxPending) break;
     Candidate c;
-    c.code = h.entry.code;
-    c.tier = h.entry.tier;
+    c.code = e.code;
+    c.tier = e.tier;
     c.provider = "library";
-    c.model = h.entry.model;
-    c.library_id = h.entry.id;
+    c.model = e.model;
+    c.library_id = e.id;
     c.pending = true;
     run.candidates.push_back(std::move(c));
   }
@@ -263,22 +269,17 @@ void Router::add_pending(Run& run) {
   std::span<Candidate> span(run.candidates.data() + first, added);
   run_candidates(*validator_, run.req, run.probes, span);
   decide(run, "student", "evidence",
-         std::to_string(added) + " earlier answer(s) to this request, not sure enough to reuse "
-         "alone, rejoin the candidates");
+         std::to_string(added) +
+             " earlier answer(s) to this request, not sure enough to reuse "
+             "alone, rejoin the candidates");
 }
 
 Router::PremiumHistory Router::premium_history(const Run& run) const {
   PremiumHistory history;
-  if (!library_ || run.dry) return history;
-  // The same request asked before: its premium answers that failed (avoid entries) and
-  // those kept as evidence (pending), by (nearly) the same embedding and the same text.
-  auto hits = library_->nearest(run.embedding, 32, /*include_avoid=*/true);
-  if (!hits) return history;
-  for (const library::Hit& h : *hits) {
-    if (h.entry.tier != "premium" || h.similarity < 0.999f || h.entry.request != run.req.text)
-      continue;
-    history.failed += h.entry.avoid;
-    history.pending += h.entry.pending;
+  for (const library::Entry& e : run.earlier) {
+    if (e.tier != "premium") continue;
+    history.failed += e.avoid;
+    history.pending += e.pending;
   }
   return history;
 }
@@ -287,12 +288,11 @@ void Router::ask_teacher(Run& run, size_t index) {
   const TeacherInfo& t = teachers_->ladder()[index];
   bool premium = t.tier == config::Tier::premium;
   int n = premium ? options_.premium_samples
-                  : (options_.open_samples > 0 ? options_.open_samples
-                                               : options_.settings.samples);
+                  : (options_.open_samples > 0 ? options_.open_samples : options_.settings.samples);
   if (run.dry) {
     decide(run, step_name(t), "ask",
            std::to_string(n) + " samples, about $" +
-               fixed(teachers_->estimate_cost(index, run.req.text, n), 4));
+               format_fixed(teachers_->estimate_cost(index, run.req.text, n), 4));
     return;
   }
   auto reply = teachers_->generate(index, run.req.text, run.req.entry_point, n, ledger_);

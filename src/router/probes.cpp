@@ -65,8 +65,9 @@ Result<std::vector<std::string>> probe_calls(v::Validator& validator,
                          literal(examples) + ", " + literal(request.signature) + ")))"));
   v::RunResult r = validator.run(job);
   if (r.tests.empty() || r.tests[0].got.empty() || r.tests[0].got.starts_with("Traceback"))
-    return Error{"probe.py: could not compute probe inputs (" + std::string(v::to_string(r.status)) +
-                 ": " + r.reason + (r.tests.empty() ? "" : " " + r.tests[0].got) + ")"};
+    return Error{"probe.py: could not compute probe inputs (" +
+                 std::string(v::to_string(r.status)) + ": " + r.reason +
+                 (r.tests.empty() ? "" : " " + r.tests[0].got) + ")"};
   json calls = json::parse(r.tests[0].got, nullptr, false);
   if (!calls.is_array()) return Error{"probe.py: printed something that is not a JSON list"};
   std::vector<std::string> out;

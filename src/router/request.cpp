@@ -75,16 +75,26 @@ std::vector<std::string> parameter_names(std::string_view inside) {
 // premium call, so such requests skip the student and the open-source tier.
 const std::vector<std::pair<std::string, std::string>>& security_words() {
   static const std::vector<std::pair<std::string, std::string>> words = {
-      {"password", "passwords"},       {"authenticat", "authentication"},
-      {"authoriz", "authorization"},   {"login", "login"},
-      {"jwt", "tokens"},               {"oauth", "OAuth"},
-      {"encrypt", "encryption"},       {"decrypt", "encryption"},
-      {"cipher", "ciphers"},           {"hmac", "message authentication"},
-      {"signature verif", "signatures"}, {"private key", "keys"},
-      {"secret", "secrets"},           {"credit card", "payments"},
-      {"payment", "payments"},         {"csrf", "web security"},
-      {"sanitiz", "input sanitisation"}, {"sql injection", "SQL injection"},
-      {"permission", "permissions"},   {"session token", "sessions"},
+      {"password", "passwords"},
+      {"authenticat", "authentication"},
+      {"authoriz", "authorization"},
+      {"login", "login"},
+      {"jwt", "tokens"},
+      {"oauth", "OAuth"},
+      {"encrypt", "encryption"},
+      {"decrypt", "encryption"},
+      {"cipher", "ciphers"},
+      {"hmac", "message authentication"},
+      {"signature verif", "signatures"},
+      {"private key", "keys"},
+      {"secret", "secrets"},
+      {"credit card", "payments"},
+      {"payment", "payments"},
+      {"csrf", "web security"},
+      {"sanitiz", "input sanitisation"},
+      {"sql injection", "SQL injection"},
+      {"permission", "permissions"},
+      {"session token", "sessions"},
   };
   return words;
 }
@@ -104,26 +114,25 @@ Result<ParsedRequest> parse_request(const Request& request) {
   }
   if (!chosen) {
     if (!request.entry_point.empty() && request.signature.empty() && defs.empty())
-      return Error{"the request names `" + request.entry_point +
-                   "` but has no `def " + request.entry_point +
-                   "(...)` line: give the signature with --signature 'def " +
+      return Error{"the request names `" + request.entry_point + "` but has no `def " +
+                   request.entry_point + "(...)` line: give the signature with --signature 'def " +
                    request.entry_point + "(x):'"};
     if (!request.entry_point.empty())
       return Error{"no `def " + request.entry_point + "(...)` in the " +
                    (request.signature.empty() ? "request" : "signature") +
                    ": check the name, or give --signature"};
-    return Error{"the request does not say which function to write: give its signature, "
-                 "e.g. --signature 'def parse_date(text: str) -> date:'"};
+    return Error{
+        "the request does not say which function to write: give its signature, "
+        "e.g. --signature 'def parse_date(text: str) -> date:'"};
   }
-  parsed.entry_point = std::string(source.substr(chosen->name_begin,
-                                                 chosen->name_end - chosen->name_begin));
+  parsed.entry_point =
+      std::string(source.substr(chosen->name_begin, chosen->name_end - chosen->name_begin));
   size_t colon = source.find(':', chosen->params_end);
   size_t sig_end = colon == std::string_view::npos ? chosen->params_end + 1 : colon + 1;
   parsed.signature = std::string(source.substr(chosen->begin, sig_end - chosen->begin));
   parsed.params = parameter_names(
       source.substr(chosen->name_end + 1, chosen->params_end - chosen->name_end - 1));
-  if (!request.signature.empty() &&
-      request.text.find(parsed.signature) == std::string::npos)
+  if (!request.signature.empty() && request.text.find(parsed.signature) == std::string::npos)
     parsed.text = parsed.signature + "\n    \"\"\"" + request.text + "\"\"\"\n";
   parsed.examples = validator::extract_request_tests(parsed.text, parsed.entry_point);
 

@@ -105,8 +105,8 @@ struct TeacherAnswer {
   std::vector<teacher::CodeCandidate> candidates;  // code found in the replies
   int empty_replies = 0;                           // replies with no code
   teacher::Usage usage;
-  double latency_s = 0;                         // wall time, retries included
-  std::optional<double> recorded_latency_s;     // replay server: the recorded latency
+  double latency_s = 0;                      // wall time, retries included
+  std::optional<double> recorded_latency_s;  // replay server: the recorded latency
   int attempts = 0;
 };
 
@@ -115,7 +115,7 @@ using KeyLookup =
     std::function<Result<std::optional<std::string>>(const config::ProviderSettings&)>;
 
 struct TeacherOptions {
-  KeyLookup lookup_key;                          // default: config::lookup_key
+  KeyLookup lookup_key;                           // default: config::lookup_key
   std::shared_ptr<teacher::Transport> transport;  // default: HTTP(S) with httplib
   std::shared_ptr<teacher::Sleeper> sleeper;      // default: real sleeps between retries
   int max_tokens = 1024;
@@ -124,7 +124,7 @@ struct TeacherOptions {
 // ---- adapting library code ------------------------------------------------------------
 
 struct Rename {
-  std::string from_name, to_name;                    // the function's name
+  std::string from_name, to_name;                   // the function's name
   std::vector<std::string> from_params, to_params;  // renamed position by position
 };
 
@@ -193,10 +193,10 @@ struct Answer {
   std::vector<std::string> tests;  // the tests it passed here, as run
   std::string tier, provider, model;
   double confidence = 0;
-  double cost_usd = 0;         // teacher calls made for this request
+  double cost_usd = 0;  // teacher calls made for this request
   int teacher_calls = 0;
   double teacher_latency_s = 0;  // recorded latency when replayed, else wall time
-  int64_t library_id = 0;      // the entry it came from (student) or went to (learned)
+  int64_t library_id = 0;        // the entry it came from (student) or went to (learned)
   bool learned = false;
   std::vector<Decision> route;
 };
@@ -211,10 +211,10 @@ struct RouterOptions {
   // A request at least this similar to a library entry may be answered by the student;
   // below it, the request is novel and goes to the teachers.
   double novelty_similarity = 0.9;
-  int open_samples = 0;     // samples per open-source call (0: settings.samples)
-  int premium_samples = 1;  // samples per premium call
+  int open_samples = 0;            // samples per open-source call (0: settings.samples)
+  int premium_samples = 1;         // samples per premium call
   double learn_confidence = 0.85;  // answers at least this sure become library entries
-  bool repair = true;       // one repair round for a teacher whose candidates all failed
+  bool repair = true;              // one repair round for a teacher whose candidates all failed
   // Premium candidates for this very request that already failed its examples (kept in the
   // library as avoid entries): at this many, premium teachers are not paid to try again.
   int premium_failures_to_give_up = 4;
@@ -222,7 +222,7 @@ struct RouterOptions {
   // another sample of the same models would repeat them, so none is bought.
   int premium_answers_enough = 2;
   bool learn = true;
-  ConsentFn consent;        // for Consent::ask; none means no terminal: no
+  ConsentFn consent;  // for Consent::ask; none means no terminal: no
 };
 
 class Router {
@@ -237,9 +237,11 @@ class Router {
   // The route generate() would take, without calling a teacher or running code.
   Result<Answer> dry_run(const Request& request);
 
+  struct Run;  // internal.h
+
  private:
-  struct Run;
   bool ask_student(Run& run);
+  void load_earlier(Run& run);
   void add_pending(Run& run);
   void ask_teachers(Run& run);
   void ask_teacher(Run& run, size_t index);

@@ -38,7 +38,9 @@ double examples_factor(const Candidate& c) {
 
 // A lone candidate that passes its examples: how likely it is still wrong. Premium models
 // are asked precisely because they are right more often.
-double prior_doubt(const Candidate& c) { return c.tier == "premium" ? 0.3 : 0.5; }
+double prior_doubt(const Candidate& c) {
+  return c.tier == "premium" ? 0.3 : 0.5;
+}
 
 }  // namespace
 

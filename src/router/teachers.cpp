@@ -66,11 +66,9 @@ Teachers::Teachers(Teachers&&) noexcept = default;
 Teachers& Teachers::operator=(Teachers&&) noexcept = default;
 Teachers::~Teachers() = default;
 
-Result<Teachers> Teachers::from_settings(const config::Settings& settings,
-                                         TeacherOptions options) {
+Result<Teachers> Teachers::from_settings(const config::Settings& settings, TeacherOptions options) {
   KeyLookup lookup = options.lookup_key;
-  if (!lookup)
-    lookup = [](const config::ProviderSettings& p) { return config::lookup_key(p); };
+  if (!lookup) lookup = [](const config::ProviderSettings& p) { return config::lookup_key(p); };
   struct Pending {
     TeacherInfo info;
     const config::ProviderSettings* provider;
@@ -138,12 +136,13 @@ Result<TeacherAnswer> Teachers::repair(size_t i, std::string_view request,
                                        std::string_view failure, ledger::Ledger* ledger) {
   teacher::TaskOptions task;
   task.max_tokens = max_tokens_;
-  teacher::ChatRequest chat = teacher::code_request(ladder_.at(i).model, request, entry_point, 1, task);
+  teacher::ChatRequest chat =
+      teacher::code_request(ladder_.at(i).model, request, entry_point, 1, task);
   chat.messages.push_back({"assistant", "```python\n" + std::string(code) + "\n```"});
-  chat.messages.push_back(
-      {"user", "This implementation fails a test from the request:\n\n" + std::string(failure) +
-                   "\n\nFix it. Write the complete corrected `" + std::string(entry_point) +
-                   "` in one ```python block."});
+  chat.messages.push_back({"user", "This implementation fails a test from the request:\n\n" +
+                                       std::string(failure) +
+                                       "\n\nFix it. Write the complete corrected `" +
+                                       std::string(entry_point) + "` in one ```python block."});
   return send(i, chat, request, entry_point, ledger);
 }
 

@@ -22,13 +22,15 @@ std::vector<std::string> text_tokens(std::string_view text) {
   std::vector<std::string> tokens;
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
+    while (i < text.size() &&
+           !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
       ++i;
     size_t start = i;
     while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
       ++i;
     if (i > start)
-      for (std::string& t : sub_tokens(text.substr(start, i - start))) tokens.push_back(std::move(t));
+      for (std::string& t : sub_tokens(text.substr(start, i - start)))
+        tokens.push_back(std::move(t));
   }
   return tokens;
 }

@@ -30,7 +30,8 @@ using yantra::testing::run_capture;
 const std::string kData = yantra::testing::shared_path("shared/data/humaneval") + "/";
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("yantra-router-" + std::to_string(::getpid()) + "-" + name);
+  fs::path dir =
+      fs::temp_directory_path() / ("yantra-router-" + std::to_string(::getpid()) + "-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir / "repo/.yantra");
   fs::create_directories(dir / "home");
@@ -38,32 +39,33 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 std::string yantra(const fs::path& dir, const std::string& args, int* status) {
-  return run_capture("YANTRA_CONFIG_HOME=" + (dir / "home").string() + " " + YANTRA_BINARY + " " +
-                         args + " 2>&1",
-                     status);
+  return run_capture(
+      "YANTRA_CONFIG_HOME=" + (dir / "home").string() + " " + YANTRA_BINARY + " " + args + " 2>&1",
+      status);
 }
 
 // A local OpenAI-compatible server that always answers with the same code.
 class FixedAnswerServer {
  public:
   explicit FixedAnswerServer(std::string code) : code_(std::move(code)) {
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      {
-        std::lock_guard lock(mutex_);
-        ++requests_;
-      }
-      json body = json::parse(req.body);
-      json reply = {{"id", "x"},
-                    {"model", body["model"]},
-                    {"choices", json::array()},
-                    {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}}}};
-      for (int i = 0; i < body.value("n", 1); ++i)
-        reply["choices"].push_back({{"index", i},
-                                    {"finish_reason", "stop"},
-                                    {"message", {{"role", "assistant"},
-                                                 {"content", "```python\n" + code_ + "```"}}}});
-      res.set_content(reply.dump(), "application/json");
-    });
+    server_.Post(
+        "/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+          {
+            std::lock_guard lock(mutex_);
+            ++requests_;
+          }
+          json body = json::parse(req.body);
+          json reply = {{"id", "x"},
+                        {"model", body["model"]},
+                        {"choices", json::array()},
+                        {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}}}};
+          for (int i = 0; i < body.value("n", 1); ++i)
+            reply["choices"].push_back(
+                {{"index", i},
+                 {"finish_reason", "stop"},
+                 {"message", {{"role", "assistant"}, {"content", "```python\n" + code_ + "```"}}}});
+          res.set_content(reply.dump(), "application/json");
+        });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -97,7 +99,8 @@ TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
   ASSERT_TRUE(yantra::write_file_atomic((dir / "repo/.yantra/config.toml").string(), config));
   const std::string request =
       "'Return the sum of the numbers in xs. For example total([1, 2, 3]) == 6 and total([]) == 0'"
-      " --signature 'def total(xs):' --repo " + (dir / "repo").string();
+      " --signature 'def total(xs):' --repo " +
+      (dir / "repo").string();
   int status = 0;
   std::string out = yantra(dir, "generate " + request + " --json", &status);
   ASSERT_EQ(status, 0) << out;
@@ -132,10 +135,10 @@ TEST(Generate, WithoutTeachersSaysHowToConfigureOne) {
   if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
   fs::path dir = fresh_dir("none");
   int status = 0;
-  std::string out = yantra(dir,
-                           "generate 'Add two numbers.' --signature 'def add(a, b):' --repo " +
-                               (dir / "repo").string(),
-                           &status);
+  std::string out = yantra(
+      dir,
+      "generate 'Add two numbers.' --signature 'def add(a, b):' --repo " + (dir / "repo").string(),
+      &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_TRUE(contains(out, "no teacher is configured")) << out;
   EXPECT_TRUE(contains(out, "yantra config set")) << out;

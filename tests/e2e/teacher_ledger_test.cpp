@@ -56,14 +56,17 @@ class TeacherLedger : public ::testing::Test {
     std::string text = "[providers.codellama]\nkind = \"openai\"\nbase_url = \"" + url +
                        "\"\ntier = \"open_cloud\"\nmodels = [\"codellama-34b-instruct\"]\n"
                        "price_in_per_1k = 0\nprice_out_per_1k = 0\n\n"
-                       "[providers.gpt35]\nkind = \"openai\"\nbase_url = \"" + url +
+                       "[providers.gpt35]\nkind = \"openai\"\nbase_url = \"" +
+                       url +
                        "\"\ntier = \"premium\"\nmodels = [\"gpt-3.5-turbo\"]\n"
                        "price_in_per_1k = 0.0015\nprice_out_per_1k = 0.002\n"
                        "budget_month_usd = 100\n\n"
-                       "[providers.gpt4]\nkind = \"openai\"\nbase_url = \"" + url +
+                       "[providers.gpt4]\nkind = \"openai\"\nbase_url = \"" +
+                       url +
                        "\"\ntier = \"premium\"\nmodels = [\"gpt-4\"]\n"
                        "price_in_per_1k = 0.03\nprice_out_per_1k = 0.06\n"
-                       "budget_month_usd = " + gpt4_budget + "\n";
+                       "budget_month_usd = " +
+                       gpt4_budget + "\n";
     ASSERT_TRUE(yantra::write_file_atomic((root_ / "repo/.yantra/config.toml").string(), text));
   }
 
@@ -156,8 +159,8 @@ TEST_F(TeacherLedger, AllRecordedAnswersArePricedAsRecorded) {
   EXPECT_EQ(stats["total"]["calls"], 3300) << out;
   EXPECT_NEAR(stats["total"]["spend_usd"].get<double>(), summary->total.spend_usd, 1e-6) << out;
   EXPECT_EQ(stats["by_tier"]["premium"]["calls"], 2200) << out;
-  std::string table = yantra::testing::run_capture(
-      std::string(YANTRA_BINARY) + " stats --repo " + repo(), &status);
+  std::string table =
+      yantra::testing::run_capture(std::string(YANTRA_BINARY) + " stats --repo " + repo(), &status);
   ASSERT_EQ(status, 0) << table;
   EXPECT_TRUE(yantra::testing::contains(table, "gpt-4")) << table;
 }

@@ -45,8 +45,7 @@ TEST(RouterRequest, SaysHowToNameTheFunction) {
   EXPECT_NE(none.error().message.find("--signature"), std::string::npos) << none.error().message;
   auto wrong = parse_request({.text = "def f(x):\n  pass\n", .entry_point = "g"});
   ASSERT_FALSE(wrong);
-  EXPECT_NE(wrong.error().message.find("`def g(...)`"), std::string::npos)
-      << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("`def g(...)`"), std::string::npos) << wrong.error().message;
 }
 
 TEST(RouterRequest, FlagsSecurityCriticalRequests) {
@@ -66,7 +65,8 @@ float cosine(const std::vector<float>& a, const std::vector<float>& b) {
 TEST(RouterRequest, EqualRequestsEmbedEquallyAndRelatedOnesNearby) {
   auto a = parse_request({.text = "Return the sum of xs.", .signature = "def total(xs):"});
   auto b = parse_request({.text = "Return the sum of xs.", .signature = "def total(xs):"});
-  auto c = parse_request({.text = "Return the sum of the numbers.", .signature = "def add_all(xs):"});
+  auto c =
+      parse_request({.text = "Return the sum of the numbers.", .signature = "def add_all(xs):"});
   auto d = parse_request({.text = "Parse an ISO date string.", .signature = "def parse_date(s):"});
   ASSERT_TRUE(a && b && c && d);
   auto ea = yantra::router::request_embedding(*a), eb = yantra::router::request_embedding(*b);
