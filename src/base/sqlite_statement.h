@@ -1,0 +1,87 @@
+// A prepared SQLite statement for the parts that keep their own store (ledger, library):
+// binds by index, steps, reads columns; errors come back as Result values naming the
+// file and the part.
+//
+//   SqliteStatement s(db, "SELECT cost FROM calls WHERE provider = ?", path, "ledger");
+//   s.bind(1, "openai");
+//   for (auto row = s.step(); row && *row; row = s.step()) total += s.real(0);
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/base.h"
+
+namespace yantra {
+
+// A prepared statement; errors surface as Result values naming the store.
+class SqliteStatement {
+ public:
+  // `part` names who holds the store in errors: "ledger: database is locked".
+  SqliteStatement(sqlite3* db, std::string_view sql, const std::string& path, std::string_view part)
+      : db_(db), path_(path), part_(part) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+        SQLITE_OK)
+      error_ = sqlite3_errmsg(db);
+  }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+
+  SqliteStatement& bind(int i, std::string_view v) {
+    if (stmt_) sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  SqliteStatement& bind(int i, int64_t v) {
+    if (stmt_) sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  SqliteStatement& bind(int i, double v) {
+    if (stmt_) sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  SqliteStatement& bind_blob(int i, const void* data, size_t bytes) {
+    if (stmt_) sqlite3_bind_blob64(stmt_, i, data, bytes, SQLITE_TRANSIENT);
+    return *this;
+  }
+  // true: a row is ready; false: done. An error ends the statement and is returned.
+  Result<bool> step() {
+    if (!stmt_) return failure();
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    error_ = sqlite3_errmsg(db_);
+    return failure();
+  }
+  Result<void> run() {
+    auto r = step();
+    if (!r) return r.error();
+    return {};
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::span<const unsigned char> blob(int col) const {
+    const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, col));
+    return {p, p ? static_cast<size_t>(sqlite3_column_bytes(stmt_, col)) : 0};
+  }
+
+ private:
+  Error failure() const { return Error::in(path_, std::string(part_).append(": ").append(error_)); }
+  sqlite3* db_;
+  std::string path_;
+  std::string_view part_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string error_;
+};
+
+}  // namespace yantra
