@@ -150,7 +150,7 @@ void Router::finish(Run& run) {
 
 // Not sure enough to learn: this round's passing answers, one per model, are kept so the
 // next asking of the same request starts from them instead of paying for them again.
-void Router::keep_as_evidence(Run& run) {
+void Router::keep_as_evidence(Run& run, const Candidate& best) {
   std::set<std::string> models;
   size_t kept = 0;
   for (const Candidate& c : run.candidates) {
@@ -161,10 +161,11 @@ void Router::keep_as_evidence(Run& run) {
     e.pending = true;
     kept += library_->add(std::move(e)).ok();
   }
+  std::string why = best.corroborated ? "confidence " + format_fixed(run.answer.confidence, 2) +
+                                            " < " + format_fixed(options_.learn_confidence, 2)
+                                      : std::string("no other model gave the same outputs");
   decide(run, "learn", "pending",
-         "confidence " + format_fixed(run.answer.confidence, 2) + " < " +
-             format_fixed(options_.learn_confidence, 2) + ": " + std::to_string(kept) +
-             " answer(s) kept as evidence for the next asking");
+         why + ": " + std::to_string(kept) + " answer(s) kept as evidence for the next asking");
 }
 
 void Router::learn(Run& run) {
@@ -183,8 +184,8 @@ void Router::learn(Run& run) {
   if (!a.answered) return;
   const Candidate& c = run.candidates[*run.best];
   if (c.tier == "student") return;  // reused as it was: nothing new to learn
-  if (a.confidence < options_.learn_confidence) {
-    keep_as_evidence(run);
+  if (a.confidence < options_.learn_confidence || !c.corroborated) {
+    keep_as_evidence(run, c);
     return;
   }
   library::Entry e = entry_for(run, c);

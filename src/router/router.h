@@ -71,6 +71,9 @@ struct Candidate {
   std::vector<std::string> outputs;  // per probe call: repr of the value or "!Error"
   double support = 0;                // agreement with the other candidates
   double confidence = 0;             // probability it passes, as the router estimates it
+  // Another model's candidate gave the same output on every probe it ran: the bar for
+  // learning, since partial agreement is where shared mistakes show.
+  bool corroborated = false;
   bool loaded = false;               // the code ran at all (defined the function, no crash)
   bool passes_examples() const { return loaded && examples_passed == examples_total; }
 };
@@ -254,7 +257,7 @@ class Router {
   void repair(Run& run, size_t index, const Candidate& failed);
   void finish(Run& run);
   void learn(Run& run);
-  void keep_as_evidence(Run& run);
+  void keep_as_evidence(Run& run, const Candidate& best);
   void decide(Run& run, std::string step, std::string action, std::string reason);
 
   validator::Validator* validator_;

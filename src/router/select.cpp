@@ -15,6 +15,12 @@ namespace {
 constexpr double kOtherModelWeight = 1.0, kSameModelWeight = 0.15;
 // How much one fully agreeing, fully independent candidate removes of the doubt.
 constexpr double kAgreementStrength = 0.6;
+// Candidates that also pass the examples but behave differently on the probes are the
+// evidence against an answer: when models that agree on the examples split on other
+// inputs, the request is ambiguous and shared mistakes hide in it. A split within one
+// model's own samples counts too, less than a split between models.
+constexpr double kDissentStrength = 0.3, kSameModelDissent = 0.5;
+constexpr double kSameBehaviour = 0.95;  // agreement above which two candidates behave alike
 
 double agreement(const Candidate& a, const Candidate& b) {
   size_t n = std::min(a.outputs.size(), b.outputs.size());
@@ -42,6 +48,19 @@ double prior_doubt(const Candidate& c) {
   return c.tier == "premium" ? 0.3 : 0.5;
 }
 
+// The share of the other candidates that pass the examples yet behave differently.
+double contest(const Candidate& a, size_t self, std::span<Candidate> candidates) {
+  double all = 0, dissent = 0;
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    const Candidate& c = candidates[j];
+    if (j == self || !c.passes_examples() || c.code == a.code) continue;
+    double w = c.model == a.model ? kSameModelDissent : 1.0;
+    all += w;
+    if (agreement(a, c) < kSameBehaviour) dissent += w;
+  }
+  return all == 0 ? 0.0 : dissent / all;
+}
+
 }  // namespace
 
 std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
@@ -50,6 +69,7 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
     Candidate& a = candidates[i];
     a.support = 0;
     a.confidence = 0;
+    a.corroborated = false;
     if (!a.passes_examples()) continue;
     // Per other model, its sample that agrees most with `a`: ten samples of one model are
     // one opinion, not ten (a library entry counts as the model that wrote it).
@@ -57,7 +77,9 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
     for (size_t j = 0; j < candidates.size(); ++j) {
       if (j == i || !candidates[j].loaded) continue;
       double& best_agree = by_model[candidates[j].model];
-      best_agree = std::max(best_agree, agreement(a, candidates[j]));
+      double agree = agreement(a, candidates[j]);
+      best_agree = std::max(best_agree, agree);
+      if (candidates[j].model != a.model && agree == 1.0) a.corroborated = true;
     }
     double doubt = prior_doubt(a);
     for (const auto& [model, agree] : by_model) {
@@ -66,7 +88,8 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
       a.support += w * agree;
       doubt *= 1.0 - kAgreementStrength * w * agree;
     }
-    a.confidence = examples_factor(a) * (1.0 - doubt);
+    a.confidence = examples_factor(a) * (1.0 - doubt) *
+                   (1.0 - kDissentStrength * contest(a, i, candidates));
     if (!best || a.confidence > candidates[*best].confidence + 1e-12) best = i;
   }
   return best;

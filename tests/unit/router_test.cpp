@@ -88,6 +88,9 @@ Candidate candidate(std::string tier, std::string model, int passed, int total,
   c.examples_passed = passed;
   c.examples_total = total;
   c.outputs = std::move(outputs);
+  // Distinct code per model and behaviour, as real candidates have.
+  c.code = "def f(x):  # " + c.model;
+  for (const std::string& o : c.outputs) c.code += " " + o;
   return c;
 }
 
@@ -104,10 +107,47 @@ TEST(RouterScore, AnotherModelAgreeingRemovesMostDoubt) {
                               candidate("open_local", "codellama", 2, 2, {"1", "3"})};
   auto best = score_candidates(c);
   ASSERT_EQ(best, 0u);
-  // premium prior doubt 0.3, codellama agrees fully: 1 - 0.3 * (1 - 0.6)
-  EXPECT_NEAR(c[0].confidence, 1 - 0.3 * 0.4, 1e-12);
-  // codellama #1: gpt-4 agrees fully, its own other sample half (weight 0.15)
-  EXPECT_NEAR(c[1].confidence, 1 - 0.5 * 0.4 * (1 - 0.6 * 0.15 * 0.5), 1e-12);
+  // premium prior doubt 0.3, codellama agrees fully: 1 - 0.3 * (1 - 0.6); but one of the
+  // two codellama samples behaves differently: contested by half, times (1 - 0.3 * 0.5)
+  EXPECT_NEAR(c[0].confidence, (1 - 0.3 * 0.4) * (1 - 0.3 * 0.5), 1e-12);
+  EXPECT_TRUE(c[0].corroborated);
+  // codellama #1: gpt-4 agrees fully, its own other sample half (weight 0.15); of the
+  // others, its own dissenting sample weighs 0.5 against gpt-4's 1: contested 0.5 / 1.5
+  EXPECT_NEAR(c[1].confidence,
+              (1 - 0.5 * 0.4 * (1 - 0.6 * 0.15 * 0.5)) * (1 - 0.3 * 0.5 / 1.5), 1e-12);
+  // codellama #2 agrees with nobody fully.
+  EXPECT_FALSE(c[2].corroborated);
+}
+
+TEST(RouterScore, OnlyAnotherModelAgreeingOnEveryProbeCorroborates) {
+  std::vector<Candidate> c = {candidate("premium", "gpt-4", 2, 2, {"1", "2", "3"}),
+                              candidate("premium", "gpt-4", 2, 2, {"1", "2", "3"}),
+                              candidate("premium", "gpt-3.5", 2, 2, {"1", "2", "4"})};
+  c[1].code += " # another sample, same behaviour";
+  ASSERT_TRUE(score_candidates(c));
+  // Its own model's twin does not count, and gpt-3.5 differs on one probe in three.
+  EXPECT_FALSE(c[0].corroborated);
+  EXPECT_FALSE(c[2].corroborated);
+  c[2].outputs = {"1", "2", "3"};
+  ASSERT_TRUE(score_candidates(c));
+  EXPECT_TRUE(c[0].corroborated);
+  EXPECT_TRUE(c[2].corroborated);
+}
+
+TEST(RouterScore, CandidatesThatPassTheExamplesButDisagreeLowerConfidence) {
+  // Two models pass the same examples, yet split on the probes: an ambiguous request.
+  std::vector<Candidate> split = {candidate("premium", "gpt-4", 2, 2, {"1", "2"}),
+                                  candidate("premium", "gpt-3.5", 2, 2, {"1", "9"})};
+  std::vector<Candidate> alone = {split[0]};
+  ASSERT_TRUE(score_candidates(split));
+  ASSERT_TRUE(score_candidates(alone));
+  // gpt-3.5 agrees on half: doubt 0.3 * (1 - 0.6 * 0.5); fully contested: times 0.7.
+  EXPECT_NEAR(split[0].confidence, (1 - 0.3 * 0.7) * 0.7, 1e-12);
+  EXPECT_LT(split[0].confidence, alone[0].confidence);
+  // A dissenter that fails the examples is no evidence against anyone.
+  split[1].examples_passed = 1;
+  ASSERT_TRUE(score_candidates(split));
+  EXPECT_NEAR(split[0].confidence, 1 - 0.3 * 0.7, 1e-12);
 }
 
 TEST(RouterScore, FailingAnExampleMeansNoConfidence) {
