@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang
   python3 python3-pytest libpython3.11-testsuite universal-ctags
-  libcpp-httplib-dev libssl-dev libsodium-dev libhnswlib-dev
+  libcpp-httplib-dev libssl-dev libsodium-dev libhnswlib-dev libpqxx-dev postgresql
   libtorch-dev libopenblas0-openmp python3-torch pyflakes3 pylint
 )
 sudo_cmd=()

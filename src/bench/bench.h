@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "crowd/crowd.h"
 
 namespace yantra::bench {
 
@@ -148,6 +149,10 @@ struct CascadeBenchResult {
   size_t pending = 0, pending_passing = 0;  // answers kept as evidence, not learned
   std::vector<std::string> learned_failing;  // "HumanEval/12 gpt-4 0.91": what was wrong
   std::vector<std::string> never_answered;   // tasks no round answered
+  // The router's pass-probability head, scored prequentially on every candidate's outcome
+  // (passed what ran here) beside each source's running pass rate.
+  size_t pass_outcomes = 0;
+  double pass_head_brier = 0, source_rate_brier = 0;
   double seconds = 0;
   std::string work_dir;
   std::string table;
@@ -155,5 +160,39 @@ struct CascadeBenchResult {
 };
 
 Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& options);
+
+}  // namespace yantra::bench
+
+namespace yantra::bench {
+
+// `yantra bench crowd`: the aggregation server on loopback, `clients` concurrent uploaders
+// (pattern batches and small weight deltas, aggregation on) for `seconds`, once per
+// storage backend: SQLite, and PostgreSQL when its binaries are installed.
+// A small model (a few KB encoded) with a real one's layout, names and shapes: what the
+// benchmark and the server tests upload, so that they measure the server, not the network.
+crowd::Weights synthetic_weights(uint32_t seed, float scale);
+
+struct CrowdBenchOptions {
+  double seconds = 10;
+  int clients = 50;
+  size_t min_clients = 10;  // the server aggregates once this many users sent deltas
+};
+
+struct CrowdBackendResult {
+  std::string backend;
+  bool ran = false;
+  std::string not_run;  // why not, for the table and the JSON line
+  uint64_t uploads = 0, pattern_uploads = 0, delta_uploads = 0, stale = 0, errors = 0;
+  uint64_t versions = 0;
+  double seconds = 0, uploads_per_s = 0, p50_ms = 0, p99_ms = 0;
+};
+
+struct CrowdBenchResult {
+  std::vector<CrowdBackendResult> backends;
+  std::string table;
+  std::string json_line;
+};
+
+Result<CrowdBenchResult> run_crowd_bench(const CrowdBenchOptions& options);
 
 }  // namespace yantra::bench

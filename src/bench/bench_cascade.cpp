@@ -150,6 +150,23 @@ std::string shares_text(const CascadeRound& r) {
   return s;
 }
 
+// Brier scores of the pass head's forecasts and of each source's running pass rate
+// (Laplace), both made before the outcome was known.
+struct PassScore {
+  std::map<std::string, std::pair<double, double>> by_source;  // passes, outcomes
+  double head = 0, rate = 0;
+  size_t outcomes = 0;
+  void add(const std::vector<router::PassForecast>& forecasts) {
+    for (const router::PassForecast& f : forecasts) {
+      auto& [passes, seen] = by_source[f.tier + "/" + f.model];
+      double y = f.passed ? 1 : 0, p_rate = (passes + 1) / (seen + 2);
+      head += (f.predicted - y) * (f.predicted - y);
+      rate += (p_rate - y) * (p_rate - y);
+      passes += y, seen += 1, ++outcomes;
+    }
+  }
+};
+
 void render(CascadeBenchResult& r) {
   std::ostringstream t;
   t << "cascade: " << r.all.requests / std::max<size_t>(1, r.rounds.size()) << " tasks x "
@@ -187,6 +204,10 @@ void render(CascadeBenchResult& r) {
   t << "kept as evidence (pending, not learned): " << r.pending << " answers, " << r.pending_passing
     << " pass the hidden tests (" << pct(ratio(double(r.pending_passing), double(r.pending)))
     << ")\n";
+  if (r.pass_outcomes > 0)
+    t << "pass head (learned online, forecasts made before each outcome): Brier "
+      << format_fixed(r.pass_head_brier, 3) << " vs " << format_fixed(r.source_rate_brier, 3)
+      << " for each source's pass rate, over " << with_commas(r.pass_outcomes) << " candidates\n";
   r.table = t.str();
 
   Json j;
@@ -217,6 +238,9 @@ void render(CascadeBenchResult& r) {
                      {"cost_vs_gpt4", ratio(c.cost_usd, c.gpt4_cost_usd)},
                      {"tier_share", tier_share(c)}});
   j["curve"] = curve;
+  j["pass_head_brier"] = r.pass_head_brier;
+  j["source_rate_brier"] = r.source_rate_brier;
+  j["pass_outcomes"] = r.pass_outcomes;
   j["seconds"] = r.seconds;
   r.json_line = j.dump();
 }
@@ -290,7 +314,13 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   ro.open_samples = o.open_samples;
   ro.premium_samples = o.premium_samples;
   ro.learn_confidence = o.learn_confidence;
+  fs::create_directories(fs::path(result.work_dir) / ".yantra/student", ec);
+  auto pass_head = student::OnlineLearner::open(
+      (fs::path(result.work_dir) / ".yantra/student/pass_head.pt").string(), {});
+  if (!pass_head) return pass_head.error();
+  ro.pass_head = &*pass_head;
   router::Router router(router_validator, &*teachers, &*library, &*ledger, ro);
+  PassScore pass_score;
 
   size_t gpt4_passes = 0;
   std::map<std::string, size_t> answers_per_task;
@@ -307,6 +337,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
       c.teacher_calls += static_cast<size_t>(answer->teacher_calls);
       c.gpt4_cost_usd += h.gpt4_cost.count(recorded_run) ? h.gpt4_cost.at(recorded_run) : 0;
       gpt4_passes += h.gpt4_passed.count(recorded_run) && h.gpt4_passed.at(recorded_run);
+      pass_score.add(answer->forecasts);
       if (answer->tier == "student") ++c.avoided_calls;
       ++c.by_tier[answer->answered ? answer->tier : "none"];
       if (answer->answered) {
@@ -329,6 +360,9 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   for (const Task& t : tasks)
     if (!answers_per_task.count(t.id)) result.never_answered.push_back(t.id);
   result.gpt4_pass_rate = ratio(double(gpt4_passes), double(result.all.requests));
+  result.pass_outcomes = pass_score.outcomes;
+  result.pass_head_brier = ratio(pass_score.head, double(pass_score.outcomes));
+  result.source_rate_brier = ratio(pass_score.rate, double(pass_score.outcomes));
 
   // Precision of what was learned: every valid library entry against its hidden tests.
   auto entries = library->all_entries();

@@ -45,5 +45,7 @@ Handler declare_keys(CLI::App& app);     // commands_config.cpp
 Handler declare_stats(CLI::App& app);    // commands_teacher.cpp
 Handler declare_replay(CLI::App& app);   // commands_teacher.cpp
 Handler declare_generate(CLI::App& app); // commands_generate.cpp
+Handler declare_crowd(CLI::App& app);    // commands_crowd.cpp
+Handler declare_cloud(CLI::App& app);    // commands_cloud.cpp
 
 }  // namespace yantra::cli

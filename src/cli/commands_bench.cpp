@@ -133,6 +133,32 @@ Handler declare_bench_cascade(CLI::App& app) {
   };
 }
 
+struct BenchCrowdArgs {
+  bench::CrowdBenchOptions options;
+  bool json_out = false;
+};
+
+Handler declare_bench_crowd(CLI::App& app) {
+  auto a = std::make_shared<BenchCrowdArgs>();
+  bench::CrowdBenchOptions& o = a->options;
+  app.add_option("--seconds", o.seconds, "seconds of uploads per storage backend (default 10)")
+      ->envname("YANTRA_BENCH_SECONDS")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--clients", o.clients, "concurrent clients on loopback (default 50)")
+      ->envname("YANTRA_BENCH_CLIENTS")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--min-clients", o.min_clients,
+                 "the server aggregates once this many users sent deltas (default 10)")
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  return [a] {
+    bench::CrowdBenchResult r = bench::run_crowd_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
 struct Bench {
   const char* name;
   const char* help;
@@ -147,6 +173,8 @@ constexpr Bench kBenches[] = {
      declare_bench_validate},
     {"cascade", "HumanEval dev tasks round after round through the router, replayed teachers",
      declare_bench_cascade},
+    {"crowd", "the crowd server's uploads/s and p99 latency, SQLite and PostgreSQL storage",
+     declare_bench_crowd},
 };
 
 }  // namespace

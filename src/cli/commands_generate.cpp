@@ -98,11 +98,20 @@ int run_generate(GenerateArgs& a) {
   options.settings = settings.router;
   options.learn = !a.no_learn;
   options.consent = ask_on_terminal;
+  fs::create_directories(fs::path(a.repo) / ".yantra/student", ec);
+  // One generation per process: the head is saved after it rather than every 100 steps.
+  student::OnlineLearner pass_head =
+      student::OnlineLearner::open((fs::path(a.repo) / ".yantra/student/pass_head.pt").string(), {})
+          .take();
+  if (!a.dry_run) options.pass_head = &pass_head;
   std::unique_ptr<validator::Validator> pool;  // a dry run runs no code
   if (!a.dry_run) pool = validator::Validator::start({.workers = a.workers}).take();
   router::Router router(pool.get(), &teachers, &library, &ledger, options);
   router::Request request{.text = a.request, .signature = a.signature};
   router::Answer answer = (a.dry_run ? router.dry_run(request) : router.generate(request)).take();
+  if (!answer.forecasts.empty())
+    if (auto saved = pass_head.save(); !saved)
+      std::cerr << "yantra: warning: " << saved.error().message << "\n";
   if (a.json_out)
     std::cout << to_json(answer).dump(2) << "\n";
   else

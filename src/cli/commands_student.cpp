@@ -153,6 +153,10 @@ Handler declare_train(CLI::App& app) {
   app.add_option("--seed", o.seed, "seed of the split, sampling and initialisation")
       ->envname("YANTRA_SEED");
   app.add_option("--threads", o.threads, "LibTorch threads")->envname("YANTRA_THREADS");
+  app.add_option("--init-from", o.init_from,
+                 "start from this checkpoint's weights (a crowd master) instead of a fresh "
+                 "initialisation")
+      ->envname("YANTRA_INIT_FROM");
   return [a] {
     if (int(a->options.train_fanouts.size()) != a->options.layers) {
       throw FatalError("--fanouts: give one fan-out per layer (" +

@@ -69,10 +69,20 @@ struct RouterSettings {
   bool security_escalation = true;
 };
 
+// Crowd learning (`yantra crowd join` writes these; the tenant's token is a secret and
+// lives in the key store as "crowd-TENANT" or in $YANTRA_CROWD_TOKEN, never here).
+struct CrowdSettings {
+  std::string server;           // the aggregation server's URL
+  std::string tenant;           // letters, digits, '-' and '_'
+  std::string public_key;       // the server's Ed25519 key pinned at join, 64 hex digits
+  double embedding_noise = 0;   // sigma of the Gaussian noise on shared embeddings
+};
+
 struct Settings {
   std::vector<ProviderSettings> providers;  // the configured ones, sorted by name
   RouterSettings router;
   bool crowd_enabled = false;
+  CrowdSettings crowd;
   // Dotted key -> the file its value came from; a key not listed has its default.
   std::map<std::string, Origin> origins;
   std::string global_file, repo_file;  // where they were looked for

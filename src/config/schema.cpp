@@ -67,6 +67,10 @@ const std::vector<KeySpec>& section_keys(Section section) {
   };
   static const std::vector<KeySpec> crowd = {
       {"enabled", VT::boolean, "true or false", 1, 0, {}},
+      {"server", VT::string, "an http:// or https:// URL", 1, 0, {}},
+      {"tenant", VT::string, "a tenant name: 1-64 letters, digits, '-' and '_'", 1, 0, {}},
+      {"public_key", VT::string, "the server's Ed25519 public key, 64 hex digits", 1, 0, {}},
+      {"embedding_noise", VT::number, "a number from 0 to 2 (e.g. 0.1)", 0, 2, {}},
   };
   static const std::vector<KeySpec> provider = {
       {"kind", VT::string, "one of openai, anthropic, gemini", 1, 0,
@@ -208,7 +212,12 @@ std::optional<std::string> check_value(const KeySpec& spec, const Value& value) 
     if (auto near = closest_match(*s, choices)) want.append("; did you mean '" + *near + "'?");
     return want;
   }
-  if (spec.name == "base_url" && !s->starts_with("http://") && !s->starts_with("https://"))
+  if ((spec.name == "base_url" || spec.name == "server") && !s->starts_with("http://") &&
+      !s->starts_with("https://"))
+    return want;
+  if (spec.name == "tenant" && !valid_provider_name(*s)) return want;  // the same alphabet
+  if (spec.name == "public_key" &&
+      (s->size() != 64 || s->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
     return want;
   if (spec.name == "key_env" && !valid_env_name(*s)) return want;
   return std::nullopt;

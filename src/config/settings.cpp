@@ -206,6 +206,19 @@ void apply_router_field(RouterSettings& r, std::string_view field, const Value& 
     r.security_escalation = std::get<bool>(v);
 }
 
+void apply_crowd_field(Settings& s, std::string_view field, const Value& v) {
+  if (field == "enabled")
+    s.crowd_enabled = std::get<bool>(v);
+  else if (field == "server")
+    s.crowd.server = std::get<std::string>(v);
+  else if (field == "tenant")
+    s.crowd.tenant = std::get<std::string>(v);
+  else if (field == "public_key")
+    s.crowd.public_key = std::get<std::string>(v);
+  else if (field == "embedding_noise")
+    s.crowd.embedding_noise = std::get<double>(v);
+}
+
 const ProviderSettings* find_preset(std::string_view name) {
   for (const auto& p : provider_presets())
     if (p.name == name) return &p;
@@ -252,7 +265,7 @@ Result<Settings> merge(const std::vector<Layer>& layers, const ConfigPaths& path
   }
   for (const auto& [key, value] : values) {
     if (key.starts_with("router.")) apply_router_field(s.router, key.substr(7), value);
-    if (key == "crowd.enabled") s.crowd_enabled = std::get<bool>(value);
+    if (key.starts_with("crowd.")) apply_crowd_field(s, key.substr(6), value);
   }
   for (const auto& [name, where] : providers) {
     const ProviderSettings* preset = find_preset(name);

@@ -18,6 +18,15 @@ Value router_value(const Settings& s, std::string_view field) {
   return std::monostate{};
 }
 
+Value crowd_value(const Settings& s, std::string_view field) {
+  if (field == "enabled") return s.crowd_enabled;
+  if (field == "server") return s.crowd.server;
+  if (field == "tenant") return s.crowd.tenant;
+  if (field == "public_key") return s.crowd.public_key;
+  if (field == "embedding_noise") return s.crowd.embedding_noise;
+  return std::monostate{};
+}
+
 Value provider_value(const ProviderSettings& p, std::string_view field) {
   if (field == "kind") return std::string(to_string(p.kind));
   if (field == "base_url") return p.base_url;
@@ -59,7 +68,10 @@ std::vector<Effective> effective_values(const Settings& s) {
     std::string key = std::string("router.").append(k.name);
     out.push_back(make(s, key, router_value(s, k.name)));
   }
-  out.push_back(make(s, "crowd.enabled", s.crowd_enabled));
+  for (const auto& k : internal::section_keys(Section::crowd)) {
+    std::string key = std::string("crowd.").append(k.name);
+    out.push_back(make(s, key, crowd_value(s, k.name)));
+  }
   for (const auto& p : s.providers) {
     for (const auto& k : internal::section_keys(Section::provider)) {
       std::string key = std::string("providers.").append(p.name).append(".").append(k.name);
@@ -86,7 +98,8 @@ Result<Effective> get_value(const Settings& s, std::string_view key) {
     }
     return make(s, std::string(key), provider_value(*p, path->spec->name));
   }
-  if (path->section == Section::crowd) return make(s, std::string(key), s.crowd_enabled);
+  if (path->section == Section::crowd)
+    return make(s, std::string(key), crowd_value(s, path->spec->name));
   return make(s, std::string(key), router_value(s, path->spec->name));
 }
 

@@ -168,6 +168,23 @@ void Router::keep_as_evidence(Run& run, const Candidate& best) {
          why + ": " + std::to_string(kept) + " answer(s) kept as evidence for the next asking");
 }
 
+// Every candidate of this round is an outcome the pass head learns from: did this source's
+// answer to this request pass what ran here? Earlier answers were learned from already.
+void Router::observe_outcomes(Run& run) {
+  if (!options_.learn || !options_.pass_head) return;
+  size_t errors = 0;
+  for (const Candidate& c : run.candidates) {
+    if (c.pending) continue;
+    std::vector<float> x = student::pass_features(run.embedding, c.tier, c.model);
+    PassForecast f{c.tier, c.model, options_.pass_head->predict(x), c.passes_examples()};
+    student::Observation ob{std::move(x), f.passed ? 1.f : 0.f};
+    if (f.passed) ob.soft_label = float(std::clamp(c.confidence, 0.0, 1.0));
+    errors += !options_.pass_head->observe(ob).ok();
+    run.answer.forecasts.push_back(std::move(f));
+  }
+  if (errors) decide(run, "learn", "error", std::to_string(errors) + " pass-head step(s) failed");
+}
+
 void Router::learn(Run& run) {
   if (!options_.learn || !library_) return;
   Answer& a = run.answer;

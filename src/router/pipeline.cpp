@@ -79,6 +79,7 @@ Result<Answer> Router::generate(const Request& request) {
     ask_teachers(run);
   }
   finish(run);
+  observe_outcomes(run);
   learn(run);
   return std::move(run.answer);
 }

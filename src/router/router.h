@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "ledger/ledger.h"
 #include "library/library.h"
+#include "student/student.h"
 #include "teacher/teacher.h"
 #include "validator/validator.h"
 
@@ -188,6 +189,14 @@ struct Decision {
   std::string reason;  // "novel: the nearest library entry is 0.41 similar (< 0.90)"
 };
 
+// The pass-probability head's forecast for one candidate, made before it learned the
+// outcome (prequential), so forecasts can be scored honestly.
+struct PassForecast {
+  std::string tier, model;
+  double predicted = 0;
+  bool passed = false;
+};
+
 struct Answer {
   bool answered = false;  // false: no candidate passed (code holds the best try, if any)
   std::string request_id;
@@ -202,6 +211,7 @@ struct Answer {
   int64_t library_id = 0;        // the entry it came from (student) or went to (learned)
   bool learned = false;
   std::vector<Decision> route;
+  std::vector<PassForecast> forecasts;  // one per candidate the pass head learned from
 };
 
 // Asked before a premium call under `consent = ask`: true to go ahead.
@@ -225,6 +235,9 @@ struct RouterOptions {
   // another sample of the same models would repeat them, so none is bought.
   int premium_answers_enough = 2;
   bool learn = true;
+  // Learns P(a source's answer passes) from every candidate's validation outcome, with the
+  // router's confidence as its soft label; may be null.
+  student::OnlineLearner* pass_head = nullptr;
   ConsentFn consent;  // for Consent::ask; none means no terminal: no
 };
 
@@ -257,6 +270,7 @@ class Router {
   void repair(Run& run, size_t index, const Candidate& failed);
   void finish(Run& run);
   void learn(Run& run);
+  void observe_outcomes(Run& run);
   void keep_as_evidence(Run& run, const Candidate& best);
   void decide(Run& run, std::string step, std::string action, std::string reason);
 

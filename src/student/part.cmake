@@ -1,4 +1,5 @@
-# student: the GraphSAGE network. Only model, eval, trainer and student include LibTorch.
+# student: the GraphSAGE network. Only model, eval, trainer, student,
+# parameters and online include LibTorch.
 target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/graph_data.cpp
   ${CMAKE_SOURCE_DIR}/src/student/features.cpp
@@ -7,4 +8,6 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/model.cpp
   ${CMAKE_SOURCE_DIR}/src/student/eval.cpp
   ${CMAKE_SOURCE_DIR}/src/student/trainer.cpp
-  ${CMAKE_SOURCE_DIR}/src/student/student.cpp)
+  ${CMAKE_SOURCE_DIR}/src/student/student.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/parameters.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/online.cpp)

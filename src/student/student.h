@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -141,6 +142,9 @@ struct StudentOptions {
   int threads = 2;
   int keep_checkpoints = 3;
   bool progress = true;
+  // A checkpoint whose weights training starts from (a crowd master, so that the weight
+  // delta after local training means something); empty: a fresh seeded initialisation.
+  std::string init_from;
 };
 
 struct RankMetrics {
@@ -208,6 +212,72 @@ double bernoulli_distillation(const std::vector<float>& student_logits,
                               const std::vector<float>& teacher_probs, double temperature);
 double softmax_distillation(const std::vector<float>& student_logits,
                             const std::vector<float>& teacher_probs, double temperature);
+
+// ---- The pass-probability head, learned online (online.cpp) ----
+//
+//   OnlineLearner head = OnlineLearner::open("repo/.yantra/student/pass_head.pt", {}).take();
+//   auto x = pass_features(text_embedding(name, params, request), "premium", "gpt-4");
+//   double p = head.predict(x);                  // before asking gpt-4
+//   head.observe({x, passed ? 1.f : 0.f, router_confidence}).take();  // after validation
+//
+// P(a source's answer to a request passes validation), from the request's embedding and
+// which source answers. Each observation takes one step on itself plus a replayed batch
+// (reservoir sampling, so old requests are not forgotten); a checkpoint, replay buffer
+// included, is written atomically every `checkpoint_every` observations.
+constexpr int kSourceBuckets = 16;
+constexpr int kPassFeatures = kTextEmbeddingDim + kSourceBuckets;
+std::vector<float> pass_features(const std::vector<float>& request_embedding,
+                                 std::string_view tier, std::string_view model);
+
+struct OnlineOptions {
+  int hidden = 64;
+  int replay_capacity = 4096;
+  int replay_batch = 31;  // replayed examples per step, beside the new one
+  double lr = 0.003;
+  double temperature = 3.0;  // distillation temperature for soft labels
+  double alpha = 0.5;        // weight of the distillation term where a soft label exists
+  int checkpoint_every = 100;
+  uint64_t seed = 0;
+};
+
+struct Observation {
+  std::vector<float> features;  // kPassFeatures, from pass_features()
+  float label = 0;              // 1: the answer passed validation
+  float soft_label = -1;        // the router's confidence in it, in [0, 1]; < 0: none
+};
+
+class OnlineLearner {
+ public:
+  // Loads `path` when it exists (an error if it is not such a checkpoint), else starts
+  // fresh with `options`; later checkpoints go to `path`.
+  static Result<OnlineLearner> open(const std::string& path, const OnlineOptions& options);
+  OnlineLearner(OnlineLearner&&) noexcept;
+  OnlineLearner& operator=(OnlineLearner&&) noexcept;
+  ~OnlineLearner();
+  double predict(const std::vector<float>& features);
+  // One optimisation step; returns the batch loss. Bad feature widths are errors.
+  Result<double> observe(const Observation& observation);
+  Result<void> save();  // atomically, now
+  uint64_t steps() const;
+  size_t replay_size() const;
+
+ private:
+  struct Impl;
+  explicit OnlineLearner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A checkpoint's parameters by name, as plain floats: what crowd learning averages.
+struct ParameterTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // row-major
+};
+using Parameters = std::map<std::string, ParameterTensor>;
+Result<Parameters> read_parameters(const std::string& checkpoint);
+// Writes `out` (atomically): the checkpoint with every parameter replaced by the one of the
+// same name in `params`. A missing name or a shape that differs is an error, nothing written.
+Result<void> write_parameters(const std::string& checkpoint, const Parameters& params,
+                              const std::string& out);
 
 // The BLAS shared object LibTorch multiplies with, read from /proc/self/maps after a matmul.
 std::string blas_library();

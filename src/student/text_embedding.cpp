@@ -1,6 +1,7 @@
 // The student's view of a request before the network has seen it: its name, parameters
 // and words hashed into a fixed number of signed buckets (feature hashing), the same
 // vocabulary-free tokens the network's input layer reads from code.
+#include <algorithm>
 #include <cmath>
 
 #include "base/base.h"
@@ -58,6 +59,26 @@ std::vector<float> text_embedding(std::string_view name, const std::vector<std::
   float inv = static_cast<float>(1.0 / std::sqrt(norm));
   for (float& x : v) x *= inv;
   return v;
+}
+
+}  // namespace yantra::student
+
+namespace yantra::student {
+
+std::vector<float> pass_features(const std::vector<float>& request_embedding,
+                                 std::string_view tier, std::string_view model) {
+  std::vector<float> x(kPassFeatures, 0.0f);
+  std::copy_n(request_embedding.begin(),
+              std::min<size_t>(request_embedding.size(), kTextEmbeddingDim), x.begin());
+  // The source: its tier in the first four buckets, its model hashed into the rest, so a
+  // new model starts from what its tier usually does.
+  static constexpr std::string_view kTierNames[] = {"student", "open_local", "open_cloud",
+                                                    "premium"};
+  for (size_t t = 0; t < std::size(kTierNames); ++t)
+    if (tier == kTierNames[t]) x[kTextEmbeddingDim + t] = 1.0f;
+  constexpr size_t kModelBuckets = kSourceBuckets - std::size(kTierNames);
+  x[kTextEmbeddingDim + std::size(kTierNames) + hash64(model) % kModelBuckets] = 1.0f;
+  return x;
 }
 
 }  // namespace yantra::student

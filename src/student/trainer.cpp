@@ -44,7 +44,8 @@ nlohmann::json options_json(const StudentOptions& o) {
           {"infer_fanouts", o.infer_fanouts}, {"batch_edges", o.batch_edges},
           {"negatives", o.negatives},  {"epochs", o.epochs},
           {"lr", o.lr},                {"temperature", o.temperature},
-          {"alpha", o.alpha},          {"seed", o.seed}};
+          {"alpha", o.alpha},          {"seed", o.seed},
+          {"init_from", o.init_from}};
 }
 
 nlohmann::json rank_json(const RankMetrics& m) {
@@ -110,6 +111,7 @@ std::string checkpoint_meta(const StudentOptions& o, const Split& split, const T
                       {"epoch", epoch},
                       {"options", options_json(o)},
                       {"split", {{"seed", o.seed}, {"fingerprint", std::to_string(split.fingerprint)}}},
+                      {"train_calls", split.train.size()},
                       {"heads", {{"next_call", "link prediction over functions, methods, classes"}}}};
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochStats& e : r.epochs)
@@ -168,6 +170,8 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   report.test_calls = split.test.size();
   ModelInputs in = build_inputs(g, split.hidden);
   Sage model(o.hidden, o.layers, o.dropout);
+  if (!o.init_from.empty())
+    if (auto ok = load_checkpoint(model, o.init_from); !ok) return ok.error();
   for (const auto& p : model->parameters()) report.parameters += uint64_t(p.numel());
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(o.lr));
   Sampler sampler(in, g.size(), o.seed);

@@ -118,6 +118,11 @@ TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
   ASSERT_FALSE(route.empty());
   EXPECT_EQ(route[0]["step"], "student") << out;
   EXPECT_TRUE(contains(route[0]["reason"].get<std::string>(), "novel")) << out;
+  // The student's pass head learned from the three outcomes and kept what it learned.
+  auto head = yantra::student::OnlineLearner::open(
+      (dir / "repo/.yantra/student/pass_head.pt").string(), {});
+  ASSERT_TRUE(head.ok()) << head.error().message;
+  EXPECT_EQ(head->steps(), 3u);
 
   // --dry-run shows the route and calls no one.
   out = yantra(dir, "generate " + request + " --dry-run", &status);
