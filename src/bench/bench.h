@@ -161,6 +161,36 @@ struct CascadeBenchResult {
 
 Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& options);
 
+// `yantra bench student`: `yantra index` + `yantra train` beside gold_graph.py +
+// sage_ref.py on the same corpus and machine, each at its own defaults (fan-outs 10/5/2;
+// yantra 2,048 calls per batch and 2 negatives, the peer 1,024 and 1), as processes.
+struct StudentBenchOptions {
+  std::string corpus = "/usr/lib/python3.11";
+  std::string yantra_binary;  // default: this process's own executable
+  std::string peers_dir;
+  std::string python = "/usr/bin/python3";
+  std::string work_dir;  // default: a fresh temporary directory, removed afterwards
+  int epochs = 2;
+  bool run_peer = true;
+};
+
+struct StudentSide {
+  Measured train;             // the training process (its peak RSS)
+  double epoch_seconds = 0;   // median over epochs
+  double hits_at_10 = 0, mrr = 0, in_degree_hits_at_10 = 0, in_degree_mrr = 0;
+  size_t test_calls = 0;
+};
+
+struct StudentBenchResult {
+  int epochs = 0;
+  StudentSide yantra, peer;  // peer.train.ran false: not run (see not_run)
+  double epoch_ratio = 0;    // peer epoch / yantra epoch: above 1, yantra is faster
+  std::string table;
+  std::string json_line;
+};
+
+Result<StudentBenchResult> run_student_bench(const StudentBenchOptions& options);
+
 }  // namespace yantra::bench
 
 namespace yantra::bench {

@@ -133,6 +133,34 @@ Handler declare_bench_cascade(CLI::App& app) {
   };
 }
 
+struct BenchStudentArgs {
+  bench::StudentBenchOptions options;
+  bool json_out = false;
+};
+
+Handler declare_bench_student(CLI::App& app) {
+  auto a = std::make_shared<BenchStudentArgs>();
+  bench::StudentBenchOptions& o = a->options;
+  app.add_option("--corpus", o.corpus, "Python tree to index and train on (default: CPython's stdlib)")
+      ->envname("YANTRA_BENCH_CORPUS");
+  app.add_option("--epochs", o.epochs, "epochs on each side (default 2)")
+      ->envname("YANTRA_EPOCHS")
+      ->check(CLI::Range(1, 50));
+  app.add_option("--peers", o.peers_dir, "directory of the peer scripts")->envname("YANTRA_PEERS");
+  app.add_option("--python", o.python, "the peer's interpreter (default /usr/bin/python3)")
+      ->envname("YANTRA_BENCH_PYTHON");
+  app.add_option("--work-dir", o.work_dir, "where the graphs and models go (default: a temporary "
+                                           "directory, removed afterwards)");
+  app.add_flag("!--no-peer", o.run_peer, "run yantra alone");
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  return [a] {
+    bench::StudentBenchResult r = bench::run_student_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
 struct BenchCrowdArgs {
   bench::CrowdBenchOptions options;
   bool json_out = false;
@@ -173,6 +201,8 @@ constexpr Bench kBenches[] = {
      declare_bench_validate},
     {"cascade", "HumanEval dev tasks round after round through the router, replayed teachers",
      declare_bench_cascade},
+    {"student", "train the student beside sage_ref.py on the same corpus: epoch time, Hits@10, MRR",
+     declare_bench_student},
     {"crowd", "the crowd server's uploads/s and p99 latency, SQLite and PostgreSQL storage",
      declare_bench_crowd},
 };
