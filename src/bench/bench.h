@@ -153,6 +153,14 @@ struct CascadeBenchResult {
   // (passed what ran here) beside each source's running pass rate.
   size_t pass_outcomes = 0;
   double pass_head_brier = 0, source_rate_brier = 0;
+  // The router's confidence in its answers against the hidden tests (scored here only):
+  // mean confidence, pass rate, Brier score and expected calibration error (10 bins),
+  // for all answers and for the student's.
+  struct Calibration {
+    size_t answers = 0;
+    double mean_confidence = 0, pass_rate = 0, brier = 0, ece = 0;
+  };
+  Calibration calibration, student_calibration;
   double seconds = 0;
   std::string work_dir;
   std::string table;

@@ -167,6 +167,44 @@ struct PassScore {
   }
 };
 
+// Confidence against hidden-test outcomes, in ten equal-width bins.
+class CalibrationScore {
+ public:
+  void add(double confidence, bool passed) {
+    double y = passed ? 1 : 0;
+    int bin = std::min(9, int(confidence * 10));
+    bins_[bin].n += 1, bins_[bin].confidence += confidence, bins_[bin].passed += y;
+    n_ += 1, confidence_ += confidence, passed_ += y, brier_ += (confidence - y) * (confidence - y);
+  }
+  CascadeBenchResult::Calibration result() const {
+    CascadeBenchResult::Calibration c;
+    c.answers = size_t(n_);
+    if (n_ == 0) return c;
+    c.mean_confidence = confidence_ / n_, c.pass_rate = passed_ / n_, c.brier = brier_ / n_;
+    for (const Bin& b : bins_)
+      if (b.n > 0) c.ece += b.n / n_ * std::abs(b.confidence / b.n - b.passed / b.n);
+    return c;
+  }
+
+ private:
+  struct Bin {
+    double n = 0, confidence = 0, passed = 0;
+  };
+  Bin bins_[10];
+  double n_ = 0, confidence_ = 0, passed_ = 0, brier_ = 0;
+};
+
+std::string calibration_text(const CascadeBenchResult::Calibration& c) {
+  return std::to_string(c.answers) + " answers, mean confidence " + format_fixed(c.mean_confidence, 3) +
+         ", hidden pass rate " + format_fixed(c.pass_rate, 3) + ", Brier " + format_fixed(c.brier, 3) +
+         ", ECE " + format_fixed(c.ece, 3);
+}
+
+nlohmann::json calibration_json(const CascadeBenchResult::Calibration& c) {
+  return {{"answers", c.answers}, {"mean_confidence", c.mean_confidence}, {"pass_rate", c.pass_rate},
+          {"brier", c.brier},     {"ece", c.ece}};
+}
+
 void render(CascadeBenchResult& r) {
   std::ostringstream t;
   t << "cascade: " << r.all.requests / std::max<size_t>(1, r.rounds.size()) << " tasks x "
@@ -204,6 +242,8 @@ void render(CascadeBenchResult& r) {
   t << "kept as evidence (pending, not learned): " << r.pending << " answers, " << r.pending_passing
     << " pass the hidden tests (" << pct(ratio(double(r.pending_passing), double(r.pending)))
     << ")\n";
+  t << "confidence vs hidden tests: " << calibration_text(r.calibration) << "\n";
+  t << "  of which the student's: " << calibration_text(r.student_calibration) << "\n";
   if (r.pass_outcomes > 0)
     t << "pass head (learned online, forecasts made before each outcome): Brier "
       << format_fixed(r.pass_head_brier, 3) << " vs " << format_fixed(r.source_rate_brier, 3)
@@ -238,6 +278,8 @@ void render(CascadeBenchResult& r) {
                      {"cost_vs_gpt4", ratio(c.cost_usd, c.gpt4_cost_usd)},
                      {"tier_share", tier_share(c)}});
   j["curve"] = curve;
+  j["calibration"] = calibration_json(r.calibration);
+  j["student_calibration"] = calibration_json(r.student_calibration);
   j["pass_head_brier"] = r.pass_head_brier;
   j["source_rate_brier"] = r.source_rate_brier;
   j["pass_outcomes"] = r.pass_outcomes;
@@ -321,6 +363,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   ro.pass_head = &*pass_head;
   router::Router router(router_validator, &*teachers, &*library, &*ledger, ro);
   PassScore pass_score;
+  CalibrationScore calibration, student_calibration;
 
   size_t gpt4_passes = 0;
   std::map<std::string, size_t> answers_per_task;
@@ -343,7 +386,10 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
       if (answer->answered) {
         ++answers_per_task[task.id];
         ++c.answered;
-        c.passed += scorer.passes(h, answer->code);
+        bool passed = scorer.passes(h, answer->code);
+        c.passed += passed;
+        calibration.add(answer->confidence, passed);
+        if (answer->tier == "student") student_calibration.add(answer->confidence, passed);
       }
     }
     auto size = library->size();
@@ -360,6 +406,8 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   for (const Task& t : tasks)
     if (!answers_per_task.count(t.id)) result.never_answered.push_back(t.id);
   result.gpt4_pass_rate = ratio(double(gpt4_passes), double(result.all.requests));
+  result.calibration = calibration.result();
+  result.student_calibration = student_calibration.result();
   result.pass_outcomes = pass_score.outcomes;
   result.pass_head_brier = ratio(pass_score.head, double(pass_score.outcomes));
   result.source_rate_brier = ratio(pass_score.rate, double(pass_score.outcomes));

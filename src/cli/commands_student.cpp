@@ -148,6 +148,10 @@ Handler declare_train(CLI::App& app) {
   app.add_option("--fanouts", o.train_fanouts, "neighbours sampled per hop in training")
       ->envname("YANTRA_FANOUTS")->delimiter(',');
   app.add_option("--batch", o.batch_edges, "calls per mini-batch")->envname("YANTRA_BATCH");
+  app.add_option("--negatives", o.negatives,
+                 "non-callees scored per call: one from the caller's file, the rest uniform")
+      ->envname("YANTRA_NEGATIVES")
+      ->check(CLI::Range(1, 16));
   app.add_option("--patience", o.patience, "epochs without validation gain before stopping")
       ->envname("YANTRA_PATIENCE");
   app.add_option("--seed", o.seed, "seed of the split, sampling and initialisation")
