@@ -1,11 +1,13 @@
 // Training the student on next-call prediction: mini-batches of visible calls with sampled
 // neighbourhoods, negatives drawn uniformly and from the caller's own file (so locality
 // alone cannot win), early stopping on held-out validation calls, rotated checkpoints.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -154,8 +156,19 @@ Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const st
   return {};
 }
 
+// Each step allocates and frees tensors of many megabytes. glibc maps blocks above its
+// mmap threshold straight from the kernel and unmaps them when freed, so every step
+// page-faults all its memory in again: a fifth of an epoch on the stdlib graph. The
+// largest threshold mallopt accepts (32 MiB) and no trimming keep freed blocks for reuse;
+// measured 51.7 s -> 42.9 s an epoch, the same numbers out.
+static void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
 Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
                                   const std::string& out_dir) {
+  keep_freed_memory();
   if (g.calls_resolved.size() < 20)
     return Error::in(g.db_path, "too few calls inside the repository to learn from (" +
                                     std::to_string(g.calls_resolved.size()) + "; need 20)");
