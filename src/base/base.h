@@ -146,6 +146,9 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// The current time as ISO 8601 UTC to the second: "2026-11-21T14:05:09Z".
+std::string utc_now_iso();
+
 // Monotonic seconds, for timing.
 double monotonic_seconds();
 // Peak resident set size of this process, in bytes.

@@ -84,4 +84,25 @@ class SqliteStatement {
   std::string error_;
 };
 
+// PRAGMA application_id of every Yantra store ("YANT"); graph/store.h sets the same value.
+constexpr int64_t kYantraApplicationId = 0x59414e54;
+
+// Refuses a file that SQLite cannot read (`if_unusable` says what to do) or that another
+// program owns (an application id that is neither unset nor Yantra's).
+inline Result<void> check_yantra_store(sqlite3* db, const std::string& path, std::string_view part,
+                                       std::string_view if_unusable) {
+  SqliteStatement app(db, "PRAGMA application_id", path, part);
+  auto row = app.step();
+  if (!row)
+    return Error::in(path, std::string("not a usable SQLite store (")
+                               .append(row.error().message)
+                               .append("); ")
+                               .append(if_unusable));
+  if (*row && app.int64(0) != 0 && app.int64(0) != kYantraApplicationId)
+    return Error::in(path,
+                     "this SQLite file belongs to another program, not Yantra; it was "
+                     "left untouched");
+  return {};
+}
+
 }  // namespace yantra

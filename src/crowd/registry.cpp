@@ -4,7 +4,6 @@
 #include <sodium.h>
 
 #include <charconv>
-#include <ctime>
 
 #include "config/internal.h"
 #include "crowd/crowd.h"
@@ -34,15 +33,6 @@ std::optional<std::vector<unsigned char>> from_hex(std::string_view hex, size_t 
       got != size)
     return std::nullopt;
   return out;
-}
-
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool parse_part(std::string_view text, int& out) {
@@ -171,7 +161,7 @@ Manifest make_manifest(std::string tenant, const std::string& weights_bytes, Ver
   m.examples = examples;
   m.contributors = contributors;
   m.metrics = std::move(metrics);
-  m.created_at = utc_now();
+  m.created_at = utc_now_iso();
   return m;
 }
 

@@ -2,7 +2,6 @@
 // rest, resolve the whole graph, write the difference.
 #include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <latch>
@@ -27,15 +26,6 @@ struct FileJob {
   bool has_facts = false;
   std::vector<Error> problems;
 };
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Reads, decodes and extracts one file (worker thread). Unchanged content is not parsed.
 void process(FileSystem& fs, const std::string& prefix, FileJob& job, bool force) {
@@ -270,7 +260,7 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   std::vector<std::pair<std::string, std::string>> meta = {
       {"root", root},
       {"package_prefix", prefix},
-      {"indexed_at", utc_now()},
+      {"indexed_at", utc_now_iso()},
       {"call_sites", std::to_string(graph.call_sites)},
       {"call_sites_resolved", std::to_string(graph.call_sites_resolved)},
       {"call_sites_unnamed", std::to_string(graph.call_sites_unnamed)}};

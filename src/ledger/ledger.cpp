@@ -18,7 +18,6 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 10000;
-constexpr int64_t kYantraApplicationId = 0x59414e54;  // "YANT", set by the graph store
 // Rounding slack when comparing a sum of costs with a budget.
 constexpr double kBudgetSlackUsd = 1e-12;
 
@@ -101,16 +100,7 @@ Result<bool> has_ledger_tables(sqlite3* db, const std::string& path) {
 }
 
 Result<void> check_store(sqlite3* db, const std::string& path) {
-  Statement app(db, "PRAGMA application_id", path);
-  auto row = app.step();
-  if (!row)
-    return Error::in(path, "not a usable SQLite store (" + row.error().message +
-                               "); move it aside and run `yantra index` again");
-  if (*row && app.int64(0) != 0 && app.int64(0) != kYantraApplicationId)
-    return Error::in(path,
-                     "this SQLite file belongs to another program, not Yantra; it was "
-                     "left untouched");
-  return {};
+  return check_yantra_store(db, path, "ledger", "move it aside and run `yantra index` again");
 }
 
 Result<void> check_version(sqlite3* db, const std::string& path) {

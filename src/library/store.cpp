@@ -15,7 +15,6 @@ namespace yantra::library {
 namespace {
 
 constexpr int kBusyTimeoutMs = 10000;
-constexpr int64_t kYantraApplicationId = 0x59414e54;  // "YANT", as the graph store
 constexpr int kMaxDim = 1 << 16;
 
 constexpr const char* kSchema = R"sql(
@@ -47,16 +46,7 @@ INSERT OR IGNORE INTO library_info VALUES('schema_version', '1');
 )sql";
 
 Result<void> check_store(sqlite3* db, const std::string& path) {
-  Statement app(db, "PRAGMA application_id", path);
-  auto row = app.step();
-  if (!row)
-    return Error::in(path, "not a usable SQLite store (" + row.error().message +
-                               "); move it aside and the library starts empty");
-  if (*row && app.int64(0) != 0 && app.int64(0) != kYantraApplicationId)
-    return Error::in(path,
-                     "this SQLite file belongs to another program, not Yantra; it was "
-                     "left untouched");
-  return {};
+  return check_yantra_store(db, path, "library", "move it aside and the library starts empty");
 }
 
 // Creates the tables, or checks the existing ones: schema version and dimension.
