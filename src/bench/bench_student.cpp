@@ -39,7 +39,8 @@ Result<StudentSide> run_yantra(const StudentBenchOptions& o, const std::string& 
   progress("yantra train, " + std::to_string(o.epochs) + " epoch(s) ...");
   std::string epochs = std::to_string(o.epochs);
   auto train = run_measured("yantra train", {binary, "train", "--repo", o.corpus, "--store", store,
-                                             "--epochs", epochs, "--patience", epochs, "--json"});
+                                             "--epochs", epochs, "--patience", epochs, "--no-pylint",
+                                             "--json"});
   if (!train || train->measured.exit_code != 0) return Error{"yantra train: " + failure(train)};
   Json j = Json::parse(last_lines(train->out, 1), nullptr, false);
   if (j.is_discarded() || !j.contains("eval")) return Error{"yantra train printed no JSON report"};

@@ -4,8 +4,11 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/cli.h"
+#include "graph/graph.h"
+#include "labels/labels.h"
 #include "student/student.h"
 
 namespace yantra::cli {
@@ -16,6 +19,7 @@ namespace s = yantra::student;
 struct StudentArgs {
   std::string repo = ".", store;
   s::StudentOptions options;
+  bool pylint = true;
   std::string name;
   size_t top = 10;
   bool json_out = false;
@@ -31,16 +35,51 @@ void add_common(CLI::App& app, StudentArgs& a) {
   app.add_flag("--json", a.json_out, "print JSON");
 }
 
+void add_labels(CLI::App& app, StudentArgs& a) {
+  app.add_flag("--pylint,!--no-pylint", a.pylint,
+               "label bug kinds with pylint too (slow; cached per file) beside pyflakes")
+      ->envname("YANTRA_PYLINT");
+}
+
 s::GraphData load_graph_or_fail(const StudentArgs& a) {
   if (!std::filesystem::exists(a.graph_path()))
     throw FatalError(a.graph_path() + ": no code graph; run `yantra index " + a.repo + "` first");
   return s::load_graph(a.graph_path()).take();
 }
 
+// Test kinds and bug kinds from the repository's tests and its analysers (cached in
+// labels.db). Without them the next-call and import heads still learn, so a failure is
+// said plainly and the command goes on.
+std::optional<yantra::labels::LabelReport> extract_labels_or_warn(const StudentArgs& a) {
+  yantra::labels::LabelOptions o;
+  o.root = a.repo, o.store_dir = a.store, o.pylint = a.pylint, o.progress = !a.json_out;
+  // With only --store given, the sources are where that store's graph was indexed from.
+  if (!a.store.empty() && a.repo == ".")
+    if (auto graph = yantra::graph::GraphReader::open(a.graph_path()); graph)
+      if (std::string root = graph->stats().root; !root.empty()) o.root = root;
+  auto report = yantra::labels::extract_labels(o);
+  if (!report) {
+    std::cerr << report.error().message
+              << "\n(the test-kind and bug-kind heads get no labels this time)\n";
+    return std::nullopt;
+  }
+  for (const Error& e : report->problems) std::cerr << e.message << "\n";
+  return std::move(*report);
+}
+
 std::string fixed(double v, int d = 4) { return format_fixed(v, d); }
 
 nlohmann::json rank_json(const s::RankMetrics& m) {
   return {{"hits@10", m.hits_at_10}, {"mrr", m.mrr}, {"queries", m.queries}};
+}
+
+nlohmann::json set_json(const s::SetMetrics& m) {
+  return {{"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
+}
+
+nlohmann::json kind_json(const s::KindMetrics& m) {
+  return {{"micro_f1", m.micro_f1}, {"auroc", m.auroc}, {"threshold", m.threshold},
+          {"functions", m.functions}, {"positives", m.positives}};
 }
 
 nlohmann::json eval_json(const s::EvalReport& r) {
@@ -50,6 +89,12 @@ nlohmann::json eval_json(const s::EvalReport& r) {
             {"in_degree", rank_json(r.next_call_in_degree)},
             {"cooccurrence", rank_json(r.next_call_cooccurrence)},
             {"negatives_per_query", 100}}},
+          {"imports",
+           {{"student", set_json(r.imports)},
+            {"frequency", set_json(r.imports_frequency)},
+            {"file_frequency", set_json(r.imports_file_frequency)}}},
+          {"test_kinds", {{"student", kind_json(r.test_kinds)}, {"prior", kind_json(r.test_kinds_prior)}}},
+          {"bug_kinds", {{"student", kind_json(r.bug_kinds)}, {"prior", kind_json(r.bug_kinds_prior)}}},
           {"seconds", r.seconds}};
 }
 
@@ -62,14 +107,35 @@ void print_eval(const s::EvalReport& r) {
   row("student, embeddings only", r.next_call_embedding_only);
   row("baseline: in-degree", r.next_call_in_degree);
   row("baseline: co-occurrence", r.next_call_cooccurrence);
-  std::cout << t.render();
+  std::cout << t.render() << "\n";
+  Table imports({"imports (held-out files)", "P@5", "R@5", "F1", "functions"});
+  auto set_row = [&](const char* name, const s::SetMetrics& m) {
+    imports.add({name, fixed(m.precision_at_5), fixed(m.recall_at_5), fixed(m.f1),
+                 std::to_string(m.queries)});
+  };
+  set_row("student (blind)", r.imports);
+  set_row("baseline: frequency", r.imports_frequency);
+  set_row("baseline: the module's imports, by frequency", r.imports_file_frequency);
+  std::cout << imports.render() << "\n";
+  Table kinds({"kinds (held-out files)", "micro-F1", "AUROC", "functions", "positives"});
+  auto kind_row = [&](const char* name, const s::KindMetrics& m) {
+    kinds.add({name, fixed(m.micro_f1), fixed(m.auroc), std::to_string(m.functions),
+               std::to_string(m.positives)});
+  };
+  kind_row("test kinds: student (blind)", r.test_kinds);
+  kind_row("test kinds: label priors", r.test_kinds_prior);
+  kind_row("bug kinds: student (blind)", r.bug_kinds);
+  kind_row("bug kinds: label priors", r.bug_kinds_prior);
+  std::cout << kinds.render();
 }
 
 int run_train(const StudentArgs& a) {
   s::GraphData graph = load_graph_or_fail(a);
   s::StudentOptions o = a.options;
   o.progress = !a.json_out;
-  s::TrainReport r = s::train_student(graph, o, a.model_dir()).take();
+  auto labels = extract_labels_or_warn(a);
+  s::TrainReport r =
+      s::train_student(graph, o, a.model_dir(), labels ? &*labels : nullptr).take();
   if (a.json_out) {
     nlohmann::json epochs = nlohmann::json::array();
     for (const auto& e : r.epochs)
@@ -108,28 +174,64 @@ int run_predict(const StudentArgs& a) {
   s::Student student = s::Student::load(model_path_or_fail(a), graph).take();
   s::Prediction p = student.predict(node, a.top).take();
   if (a.json_out) {
-    nlohmann::json calls = nlohmann::json::array();
-    for (const auto& c : p.calls) calls.push_back({{"qname", c.label}, {"p", c.p}});
-    std::cout << nlohmann::json{{"qname", p.qname}, {"calls", calls}, {"seconds", p.seconds}}.dump()
+    auto list = [](const std::vector<s::Scored>& v, const char* key) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& c : v) out.push_back({{key, c.label}, {"p", c.p}});
+      return out;
+    };
+    std::cout << nlohmann::json{{"qname", p.qname},
+                                {"calls", list(p.calls, "qname")},
+                                {"imports", list(p.imports, "qname")},
+                                {"test_kinds", list(p.test_kinds, "kind")},
+                                {"bug_kinds", list(p.bug_kinds, "kind")},
+                                {"seconds", p.seconds}}
+                     .dump()
               << "\n";
     return 0;
   }
   std::cout << p.qname << " (" << format_fixed(p.seconds * 1e3, 2) << " ms)\n";
-  Table t({"likely call", "p"});
-  for (const auto& c : p.calls) t.add({c.label, fixed(c.p, 3)});
-  std::cout << t.render();
+  auto print = [](const char* title, const std::vector<s::Scored>& v, size_t most) {
+    Table t({title, "p"});
+    for (size_t i = 0; i < v.size() && i < most; ++i) t.add({v[i].label, fixed(v[i].p, 3)});
+    std::cout << t.render() << "\n";
+  };
+  print("likely call", p.calls, a.top);
+  print("likely import", p.imports, 5);
+  print("test kind it needs", p.test_kinds, 5);
+  print("bug kind it risks", p.bug_kinds, 5);
   return 0;
 }
 
 int run_eval(const StudentArgs& a) {
   s::GraphData graph = load_graph_or_fail(a);
   s::Student student = s::Student::load(model_path_or_fail(a), graph).take();
-  s::EvalReport r = student.evaluate(a.options.seed).take();
+  auto labels = extract_labels_or_warn(a);
+  s::EvalReport r = student.evaluate(a.options.seed, labels ? &*labels : nullptr).take();
+  // The pass-probability head learns online from `yantra generate`; its calibration is
+  // measured on each outcome before it learned from it.
+  std::optional<s::PassCalibration> pass;
+  std::string pass_path = a.model_dir() + "/pass_head.pt";
+  if (std::filesystem::exists(pass_path))
+    pass = s::OnlineLearner::open(pass_path, {}).take().calibration();
   if (a.json_out) {
-    std::cout << eval_json(r).dump() << "\n";
+    nlohmann::json j = eval_json(r);
+    if (pass)
+      j["pass_probability"] = {{"outcomes", pass->outcomes}, {"mean_p", pass->mean_p},
+                               {"pass_rate", pass->pass_rate}, {"brier", pass->brier},
+                               {"ece", pass->ece}};
+    std::cout << j.dump() << "\n";
     return 0;
   }
   print_eval(r);
+  if (pass) {
+    Table t({"pass probability (prequential)", "outcomes", "mean p", "pass rate", "Brier", "ECE"});
+    t.add({"pass head", std::to_string(pass->outcomes), fixed(pass->mean_p), fixed(pass->pass_rate),
+           fixed(pass->brier), fixed(pass->ece)});
+    std::cout << "\n" << t.render();
+  } else {
+    std::cout << "\npass probability: no outcomes yet (" << pass_path
+              << " appears after `yantra generate`)\n";
+  }
   return 0;
 }
 
@@ -138,7 +240,11 @@ int run_eval(const StudentArgs& a) {
 Handler declare_train(CLI::App& app) {
   auto a = std::make_shared<StudentArgs>();
   add_common(app, *a);
+  add_labels(app, *a);
   auto& o = a->options;
+  app.add_option("--node-batch", o.node_batch,
+                 "labelled functions per step for the import, test-kind and bug-kind heads")
+      ->envname("YANTRA_NODE_BATCH");
   app.add_option("--epochs", o.epochs, "maximum epochs (early stopping may end sooner)")
       ->envname("YANTRA_EPOCHS");
   app.add_option("--lr", o.lr, "Adam learning rate")->envname("YANTRA_LR");
@@ -182,6 +288,7 @@ Handler declare_predict(CLI::App& app) {
 Handler declare_eval(CLI::App& app) {
   auto a = std::make_shared<StudentArgs>();
   add_common(app, *a);
+  add_labels(app, *a);
   app.add_option("--seed", a->options.seed, "seed of the sampled negatives")
       ->envname("YANTRA_SEED");
   return [a] { return run_eval(*a); };

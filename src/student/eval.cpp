@@ -126,7 +126,8 @@ std::vector<float> Cooccurrence::scores(int32_t u, const std::vector<int32_t>& v
 }
 
 EvalReport evaluate_split(Sage& model, const GraphData& g, const ModelInputs& in,
-                          const Split& split, uint64_t seed) {
+                          const Split& split, uint64_t seed, const NodeTargets* targets,
+                          const std::vector<int>& fanouts) {
   double start = monotonic_seconds();
   torch::NoGradGuard no_grad;
   model->eval();
@@ -146,6 +147,7 @@ EvalReport evaluate_split(Sage& model, const GraphData& g, const ModelInputs& in
   Cooccurrence co(g, split.hidden);
   r.next_call_cooccurrence =
       rank(q, [&](int32_t u, const std::vector<int32_t>& vs) { return co.scores(u, vs); });
+  if (targets) evaluate_node_heads(model, g, in, *targets, fanouts, seed, r);
   r.seconds = monotonic_seconds() - start;
   return r;
 }

@@ -47,13 +47,15 @@ Csr make_csr(size_t n, const std::vector<std::pair<int32_t, int32_t>>& edges) {
   return c;
 }
 
-void standardise(std::vector<float>& m, size_t rows, size_t cols) {
+// Standardises each column in place; `zero[j]` receives what a raw 0 becomes.
+void standardise(std::vector<float>& m, size_t rows, size_t cols, float* zero) {
   for (size_t j = 0; j < cols; ++j) {
     double sum = 0, sq = 0;
     for (size_t i = 0; i < rows; ++i) sum += m[i * cols + j], sq += double(m[i * cols + j]) * m[i * cols + j];
     double mean = sum / double(rows), var = std::max(0.0, sq / double(rows) - mean * mean);
     double sd = std::sqrt(var) + 1e-6;
     for (size_t i = 0; i < rows; ++i) m[i * cols + j] = float((m[i * cols + j] - mean) / sd);
+    zero[j] = float(-mean / sd);
   }
 }
 
@@ -106,6 +108,7 @@ ModelInputs build_inputs(const GraphData& g, const std::vector<bool>& hidden_cal
     if (g.parent[i] >= 0) add_tokens(in.tokens, 'o', g.name[g.parent[i]], 4);
     add_tokens(in.tokens, 'p', g.signature[i], kMaxParamTokens);
     add_tokens(in.tokens, 'd', g.docstring[i], kMaxDocTokens);
+    in.own_end.push_back(int64_t(in.tokens.size()));
     size_t budget = kMaxCalleeTokens;
     for (int32_t c : callees[i]) {
       for (const std::string& t : sub_tokens(g.name[c])) {
@@ -131,7 +134,7 @@ ModelInputs build_inputs(const GraphData& g, const std::vector<bool>& hidden_cal
     row[7 + int(g.kind[i])] = 1.f;                                         // 7..12
     for (int b = 0; b < 6; ++b) row[13 + b] = float((g.flags[i] >> b) & 1u);  // 13..18
   }
-  standardise(in.numeric, n, kNumericFeatures);
+  standardise(in.numeric, n, kNumericFeatures, in.zero_numeric.data());
 
   // Relations: what a node uses (calls, imports, inherits), what uses it, and structure.
   std::vector<std::pair<int32_t, int32_t>> uses, used_by, structure;

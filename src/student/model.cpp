@@ -3,7 +3,8 @@
 
 namespace yantra::student {
 
-NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes) {
+NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes,
+                        size_t n_blind) {
   std::vector<int64_t> tokens, offsets;
   offsets.reserve(nodes.size());
   std::vector<float> numeric(nodes.size() * kNumericFeatures);
@@ -13,9 +14,12 @@ NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes
     offsets.push_back(int64_t(tokens.size()));
     int64_t begin = in.offsets[v];
     int64_t end = size_t(v) + 1 < in.offsets.size() ? in.offsets[v + 1] : total;
+    if (i < n_blind) end = in.own_end[v];
     tokens.insert(tokens.end(), in.tokens.begin() + begin, in.tokens.begin() + end);
-    std::copy_n(&in.numeric[size_t(v) * kNumericFeatures], kNumericFeatures,
-                &numeric[i * kNumericFeatures]);
+    float* row = &numeric[i * kNumericFeatures];
+    std::copy_n(&in.numeric[size_t(v) * kNumericFeatures], kNumericFeatures, row);
+    if (i < n_blind)  // call counts: in-degree, out-degree, external calls
+      for (int j : {3, 4, 5}) row[j] = in.zero_numeric[size_t(j)];
   }
   NodeBatch b;
   b.tokens = torch::tensor(tokens, torch::kLong);
@@ -40,6 +44,16 @@ SageImpl::SageImpl(int hidden_, int layers, double dropout_)
   pair_in = register_module("pair_in", torch::nn::Linear(kPairFeatures, 64));
   link_hidden = register_module("link_hidden", torch::nn::Linear(hidden, 64));
   link_out = register_module("link_out", torch::nn::Linear(64, 1));
+  node_hidden = register_module("node_hidden", torch::nn::Linear(hidden, 128));
+  imports_out = register_module("imports_out", torch::nn::Linear(128, kImportSlots));
+  test_kinds_out = register_module("test_kinds_out", torch::nn::Linear(128, labels::kTestKinds));
+  bug_kinds_out = register_module("bug_kinds_out", torch::nn::Linear(128, labels::kBugKinds));
+  imports_local = register_parameter("imports_local", torch::full({kImportSlots}, 2.0));
+}
+
+NodeLogits SageImpl::node_logits(const torch::Tensor& z, const torch::Tensor& file_imports) {
+  torch::Tensor h = torch::relu(node_hidden(z));
+  return {imports_out(h) + file_imports * imports_local, test_kinds_out(h), bug_kinds_out(h)};
 }
 
 torch::Tensor SageImpl::input_layer(const NodeBatch& batch) {
@@ -58,8 +72,9 @@ torch::Tensor relation_means(const torch::Tensor& x, const torch::Tensor& dst,
   return sum.view({n_dst, kRelations * d});
 }
 
-torch::Tensor SageImpl::forward_block(const ModelInputs& in, const Block& block) {
-  torch::Tensor x = input_layer(gather_inputs(in, block.nodes));
+torch::Tensor SageImpl::forward_block(const ModelInputs& in, const Block& block, bool blind) {
+  torch::Tensor x =
+      input_layer(gather_inputs(in, block.nodes, blind ? size_t(block.hop_end[0]) : 0));
   const size_t edges = block.edge_dst.size();
   torch::Tensor dst = torch::from_blob(const_cast<int32_t*>(block.edge_dst.data()),
                                        {int64_t(edges)}, torch::kInt)

@@ -8,19 +8,35 @@
 
 namespace yantra::student {
 
+// Makes LibTorch's CPU allocator keep freed blocks of 1 MiB and more, up to
+// `max_cached_bytes`, for reuse by later steps (caching_allocator.cpp). Process-wide, once.
+void use_caching_cpu_allocator(size_t max_cached_bytes);
+
 // Node inputs of a set of graph nodes, as tensors.
 struct NodeBatch {
   torch::Tensor tokens, offsets, numeric;
 };
-NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes);
+// The first `n_blind` nodes are seen as just declared: their own tokens only (no callee
+// names) and zero call counts.
+NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes,
+                        size_t n_blind = 0);
+
+// Logits of the node heads for rows of embeddings.
+struct NodeLogits {
+  torch::Tensor imports, test_kinds, bug_kinds;
+};
 
 // GraphSAGE with the mean aggregator per relation:
 //   h' = W · [mean_uses(h) | mean_used_by(h) | mean_structure(h) | h] + b
 // then a link decoder over [z_u * z_v, pair features] for next-call prediction.
 struct SageImpl : torch::nn::Module {
   SageImpl(int hidden, int layers, double dropout);
-  // Embeddings of block.nodes[0, hop_end[0]) from a sampled block.
-  torch::Tensor forward_block(const ModelInputs& in, const Block& block);
+  // Embeddings of block.nodes[0, hop_end[0]) from a sampled block; `blind`: the block
+  // was sampled blind and its seeds read their blind inputs.
+  torch::Tensor forward_block(const ModelInputs& in, const Block& block, bool blind = false);
+  // The node heads on embeddings `z` of functions whose modules import `file_imports`
+  // (rows x kImportSlots, 1 where the module imports that slot's target).
+  NodeLogits node_logits(const torch::Tensor& z, const torch::Tensor& file_imports);
   // Embeddings of every node, aggregating over all neighbours (no sampling).
   torch::Tensor forward_full(const ModelInputs& in, size_t n_nodes);
   // Link logits for rows of caller and callee embeddings with their pair features.
@@ -35,6 +51,9 @@ struct SageImpl : torch::nn::Module {
   torch::nn::Linear numeric{nullptr};
   std::vector<torch::nn::Linear> convs;
   torch::nn::Linear pair_in{nullptr}, link_hidden{nullptr}, link_out{nullptr};
+  torch::nn::Linear node_hidden{nullptr}, imports_out{nullptr}, test_kinds_out{nullptr},
+      bug_kinds_out{nullptr};
+  torch::Tensor imports_local;  // per slot: how much "the module imports it" counts
 };
 TORCH_MODULE(Sage);
 
@@ -42,6 +61,29 @@ TORCH_MODULE(Sage);
 // laid out as [n_dst, kRelations * d].
 torch::Tensor relation_means(const torch::Tensor& x, const torch::Tensor& dst,
                              const torch::Tensor& src, const torch::Tensor& rel, int64_t n_dst);
+
+// ---- The node heads (node_heads.cpp) ----
+// Rows x kImportSlots: 1 where the node's module imports that slot's target.
+torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_t>& nodes);
+// Head logits for `nodes`, each embedded blind from a sampled neighbourhood.
+NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler,
+                        const NodeTargets& t, const std::vector<int32_t>& nodes,
+                        const std::vector<int>& fanouts);
+// The three heads' losses on a batch of labelled nodes (each head on the rows it labels).
+torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
+                             const NodeTargets& t, const std::vector<int32_t>& nodes,
+                             const StudentOptions& o);
+// Probabilities, row-major per node: imports kImportSlots, test kinds, bug kinds.
+struct NodeScores {
+  std::vector<float> imports, test_kinds, bug_kinds;
+};
+NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler,
+                       const NodeTargets& t, const std::vector<int32_t>& nodes,
+                       const std::vector<int>& fanouts);
+// Held-out metrics of the node heads beside their baselines, into `report`.
+void evaluate_node_heads(Sage& model, const GraphData& g, const ModelInputs& in,
+                         const NodeTargets& t, const std::vector<int>& fanouts, uint64_t seed,
+                         EvalReport& report);
 
 // Distillation on tensors: KL(teacher_T || student_T) * T^2, mean over rows.
 torch::Tensor bernoulli_kl(const torch::Tensor& student_logits, const torch::Tensor& teacher_p,
@@ -89,8 +131,10 @@ class Cooccurrence {
   std::vector<float> degree_;
 };
 
+// `targets`: also measure the node heads on held-out files (null: next call only).
 EvalReport evaluate_split(Sage& model, const GraphData& graph, const ModelInputs& in,
-                          const Split& split, uint64_t seed);
+                          const Split& split, uint64_t seed, const NodeTargets* targets,
+                          const std::vector<int>& fanouts);
 
 // Checkpoints: the model's tensors and a JSON header (version, options, split, metrics).
 Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const std::string& path);

@@ -2,6 +2,8 @@
 // example plus a replayed batch, checkpointed (replay buffer included) every N steps.
 #include <unistd.h>
 
+#include <array>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -45,6 +47,16 @@ struct OnlineLearner::Impl {
   std::vector<float> x, y, soft;
   uint64_t seen = 0, steps = 0;
   std::mt19937_64 rng;
+  // Prequential calibration: each prediction is scored before the head learns from it.
+  static constexpr int kBins = 10;
+  std::array<double, kBins> bin_n{}, bin_p{}, bin_y{};
+  double brier_sum = 0;
+
+  void score(double p, double y) {
+    int b = std::min(kBins - 1, int(p * kBins));
+    bin_n[size_t(b)] += 1, bin_p[size_t(b)] += p, bin_y[size_t(b)] += y;
+    brier_sum += (p - y) * (p - y);
+  }
 
   void init(const OnlineOptions& o) {
     options = o;
@@ -95,6 +107,15 @@ Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineO
     impl->init(options_from(meta.at("options")));
     impl->net->load(archive);
     impl->seen = meta.at("seen"), impl->steps = meta.at("steps");
+    if (meta.contains("calibration")) {
+      const auto& c = meta["calibration"];
+      impl->brier_sum = c.at("brier_sum");
+      for (int b = 0; b < Impl::kBins; ++b) {
+        impl->bin_n[size_t(b)] = c.at("n").at(size_t(b));
+        impl->bin_p[size_t(b)] = c.at("p").at(size_t(b));
+        impl->bin_y[size_t(b)] = c.at("y").at(size_t(b));
+      }
+    }
     impl->rng.seed(impl->options.seed ^ impl->steps);
     torch::Tensor x, y, soft;
     archive.read("replay_x", x), archive.read("replay_y", y), archive.read("replay_soft", soft);
@@ -110,6 +131,21 @@ Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineO
   return OnlineLearner(std::move(impl));
 }
 
+PassCalibration OnlineLearner::calibration() const {
+  const Impl& s = *impl_;
+  PassCalibration c;
+  double p = 0, y = 0, gap = 0;
+  for (int b = 0; b < Impl::kBins; ++b) {
+    c.outcomes += size_t(s.bin_n[size_t(b)]);
+    p += s.bin_p[size_t(b)], y += s.bin_y[size_t(b)];
+    gap += std::abs(s.bin_p[size_t(b)] - s.bin_y[size_t(b)]);  // n * |mean p - pass rate|
+  }
+  if (c.outcomes == 0) return c;
+  const double n = double(c.outcomes);
+  c.mean_p = p / n, c.pass_rate = y / n, c.brier = s.brier_sum / n, c.ece = gap / n;
+  return c;
+}
+
 double OnlineLearner::predict(const std::vector<float>& features) {
   if (features.size() != size_t(kPassFeatures)) return 0.5;  // assert-level misuse: no opinion
   torch::NoGradGuard no_grad;
@@ -123,6 +159,7 @@ Result<double> OnlineLearner::observe(const Observation& ob) {
   if (ob.features.size() != size_t(kPassFeatures))
     return Error{"pass head: " + std::to_string(ob.features.size()) + " features, expected " +
                  std::to_string(kPassFeatures) + " (from pass_features)"};
+  s.score(predict(ob.features), ob.label);
   // The batch: the new example and up to replay_batch remembered ones.
   std::vector<float> bx(ob.features), by{ob.label}, bsoft{ob.soft_label};
   size_t replayed = std::min(s.rows(), size_t(s.options.replay_batch));
@@ -158,7 +195,9 @@ Result<double> OnlineLearner::observe(const Observation& ob) {
 Result<void> OnlineLearner::save() {
   Impl& s = *impl_;
   nlohmann::json meta{{"format", 1}, {"head", "pass probability"}, {"options", options_json(s.options)},
-                      {"seen", s.seen}, {"steps", s.steps}};
+                      {"seen", s.seen}, {"steps", s.steps},
+                      {"calibration", {{"brier_sum", s.brier_sum}, {"n", s.bin_n}, {"p", s.bin_p},
+                                       {"y", s.bin_y}}}};
   const std::string tmp = s.path + ".tmp." + std::to_string(getpid());
   try {
     torch::serialize::OutputArchive archive;

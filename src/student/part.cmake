@@ -1,5 +1,5 @@
 # student: the GraphSAGE network. Only model, eval, trainer, student,
-# parameters and online include LibTorch.
+# parameters, online, caching_allocator and node_heads include LibTorch.
 target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/graph_data.cpp
   ${CMAKE_SOURCE_DIR}/src/student/features.cpp
@@ -10,4 +10,7 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/trainer.cpp
   ${CMAKE_SOURCE_DIR}/src/student/student.cpp
   ${CMAKE_SOURCE_DIR}/src/student/parameters.cpp
-  ${CMAKE_SOURCE_DIR}/src/student/online.cpp)
+  ${CMAKE_SOURCE_DIR}/src/student/online.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/caching_allocator.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/targets.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/node_heads.cpp)

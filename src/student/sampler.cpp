@@ -19,7 +19,8 @@ uint64_t Sampler::next() {
   return z ^ (z >> 31);
 }
 
-Block Sampler::sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts) {
+Block Sampler::sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts,
+                      bool blind) {
   for (int32_t t : touched_) local_[t] = -1;
   touched_.clear();
   Block b;
@@ -41,6 +42,10 @@ Block Sampler::sample(const std::vector<int32_t>& seeds, const std::vector<int>&
       int32_t node = b.nodes[x];
       int64_t degree[kRelations], total = 0;
       for (int r = 0; r < kRelations; ++r) total += degree[r] = in_.relations[r].degree(node);
+      if (blind && x < size_t(b.hop_end[0])) {  // a blind seed sees structure only
+        total -= degree[kUses] + degree[kUsedBy];
+        degree[kUses] = degree[kUsedBy] = 0;
+      }
       picks.clear();
       if (total <= k) {
         for (int64_t i = 0; i < total; ++i) picks.push_back(i);

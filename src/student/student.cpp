@@ -51,6 +51,8 @@ struct Student::Impl {
   ModelInputs inputs;
   std::unique_ptr<Sampler> sampler;
   torch::Tensor z;  // full-graph embeddings of every node: the candidates' side
+  std::vector<std::string> vocabulary;  // the checkpoint's import slots
+  NodeTargets targets;                  // import slots of each node's module
   explicit Impl(const GraphData& g) : graph(g) {}
 };
 
@@ -69,6 +71,9 @@ Result<Student> Student::load(const std::string& path, const GraphData& graph) {
     impl->options.dropout = o.at("dropout");
     impl->options.infer_fanouts = o.at("infer_fanouts").get<std::vector<int>>();
     impl->options.seed = o.at("seed");
+    if (impl->meta.value("format", 1) < 2)
+      return Error::in(path, "a checkpoint from before the node heads; run `yantra train` again");
+    impl->vocabulary = impl->meta.at("labels").at("imports").get<std::vector<std::string>>();
   } catch (const std::exception& e) {
     return Error::in(path, std::string("unreadable checkpoint header: ") + e.what());
   }
@@ -77,6 +82,7 @@ Result<Student> Student::load(const std::string& path, const GraphData& graph) {
   impl->model->eval();
   impl->inputs = build_inputs(graph, {});
   impl->sampler = std::make_unique<Sampler>(impl->inputs, graph.size(), impl->options.seed);
+  impl->targets = build_targets(graph, nullptr, &impl->vocabulary, impl->options.seed);
   torch::NoGradGuard no_grad;
   impl->z = impl->model->forward_full(impl->inputs, graph.size());
   return Student(std::move(impl));
@@ -108,18 +114,36 @@ Result<Prediction> Student::predict(int32_t node, size_t top_k) {
   for (int64_t i = 0; i < values.size(0); ++i)
     out.calls.push_back({s.graph.qname[candidates[order[i].item<int64_t>()]],
                          values[i].item<double>()});
+  // The node heads see the function blind, as they were trained and measured.
+  NodeScores heads = score_nodes(s.model, s.inputs, *s.sampler, s.targets, {node},
+                                 s.options.infer_fanouts);
+  auto ranked = [&](const std::vector<float>& p, auto name_of, size_t n, size_t k) {
+    std::vector<Scored> out;
+    for (size_t i = 0; i < n; ++i) out.push_back({std::string(name_of(i)), double(p[i])});
+    std::stable_sort(out.begin(), out.end(), [](const Scored& a, const Scored& b) { return a.p > b.p; });
+    if (out.size() > k) out.resize(k);
+    return out;
+  };
+  out.imports = ranked(heads.imports, [&](size_t i) { return s.vocabulary[i]; },
+                       s.vocabulary.size(), top_k);
+  out.test_kinds = ranked(heads.test_kinds, [](size_t i) { return labels::kTestKindNames[i]; },
+                          labels::kTestKinds, labels::kTestKinds);
+  out.bug_kinds = ranked(heads.bug_kinds, [](size_t i) { return labels::kBugKindNames[i]; },
+                         labels::kBugKinds, labels::kBugKinds);
   out.seconds = monotonic_seconds() - start;
   return out;
 }
 
 Result<void> check_split(const std::string& meta_text, const GraphData& graph);
 
-Result<EvalReport> Student::evaluate(uint64_t seed) {
+Result<EvalReport> Student::evaluate(uint64_t seed, const labels::LabelReport* labels) {
   Impl& s = *impl_;
   if (auto ok = check_split(s.meta.dump(), s.graph); !ok) return ok.error();
   Split split = make_split(s.graph, s.options.seed);
   ModelInputs held_out = build_inputs(s.graph, split.hidden);
-  return evaluate_split(s.model, s.graph, held_out, split, seed);
+  NodeTargets targets = build_targets(s.graph, labels, &s.vocabulary, s.options.seed);
+  return evaluate_split(s.model, s.graph, held_out, split, seed, &targets,
+                        s.options.infer_fanouts);
 }
 
 std::string Student::describe() const { return impl_->meta.dump(); }

@@ -10,8 +10,9 @@
 //   for (const Scored& call : p.calls) printf("%s %.2f\n", call.label.c_str(), call.p);
 //
 // Inputs are vocabulary-free (hashed sub-tokens and normalised counts), so a trained model
-// works on any repository. LibTorch is confined to model.cpp, trainer.cpp and losses.cpp:
-// this header and the graph side (graph_data.cpp, sampler.cpp) build without it.
+// works on any repository. LibTorch is confined to the files part.cmake names: this header
+// and the graph side (graph_data.cpp, features.cpp, sampler.cpp, targets.cpp) build
+// without it.
 #pragma once
 
 #include <array>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "labels/labels.h"
 
 namespace yantra::student {
 
@@ -61,11 +63,19 @@ struct GraphData {
 
 Result<GraphData> load_graph(const std::string& db_path);
 
+constexpr int kNumericFeatures = 19;
+constexpr int kPairFeatures = 7;
+constexpr int kTokenBuckets = 1 << 13;
+
 // What the model reads for one graph, given which call pairs are hidden from it.
 struct ModelInputs {
   std::vector<int64_t> tokens;   // EmbeddingBag indices, all nodes back to back
   std::vector<int64_t> offsets;  // where each node's tokens start (size n)
+  std::vector<int64_t> own_end;  // where its own tokens end and its callees' begin
   std::vector<float> numeric;    // n x kNumericFeatures, standardised
+  // A node seen "blind", as a function just declared: the standardised value of a zero
+  // count for each numeric feature (used for its call counts).
+  std::array<float, kNumericFeatures> zero_numeric{};
   std::array<Csr, kRelations> relations;
   std::vector<float> call_in_degree;  // visible calls into each node
   // Visible calls and imports between files, for pair features.
@@ -74,9 +84,6 @@ struct ModelInputs {
   std::vector<std::vector<int32_t>> neighbours;    // undirected visible neighbours, sorted
 };
 
-constexpr int kNumericFeatures = 19;
-constexpr int kPairFeatures = 7;
-constexpr int kTokenBuckets = 1 << 13;
 // Width of the hashed-token and numeric input, projected to `hidden` by the first layer:
 // the first layer runs on most sampled nodes, so a narrow input keeps an epoch cheap.
 constexpr int kInputWidth = 64;
@@ -112,8 +119,10 @@ class Sampler {
  public:
   Sampler(const ModelInputs& inputs, size_t n_nodes, uint64_t seed);
   // `seeds` may repeat; block.nodes holds each once. local_of() maps a global id of the
-  // last sampled block to its local index.
-  Block sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts);
+  // last sampled block to its local index. `blind`: the seeds are seen as just declared,
+  // with their structure (module, class, members) but none of their calls or callers.
+  Block sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts,
+               bool blind = false);
   int32_t local_of(int32_t node) const { return local_[node]; }
 
  private:
@@ -123,6 +132,26 @@ class Sampler {
   uint64_t state_;
   uint64_t next();
 };
+
+// What the node heads learn, per graph node, and the seeded files held out to measure
+// them: 10 % for testing, 5 % for early stopping (targets.cpp). Import labels come from the graph: the module's imports
+// that the function's calls go through. Test and bug kinds come from the labels part.
+constexpr int kImportSlots = 512;  // import head width: the most imported targets
+struct NodeTargets {
+  std::vector<std::string> vocabulary;             // import slot -> the target's qname
+  std::vector<std::vector<uint16_t>> imports;      // slots a function relies on
+  std::vector<std::vector<uint16_t>> file_imports; // slots its module imports (an input)
+  std::vector<uint8_t> has_imports;                // a function or method in a module
+  std::vector<uint32_t> test_kinds;                // bit per labels::TestKind
+  std::vector<uint8_t> tested;                     // test_kinds is a label
+  std::vector<std::array<float, labels::kBugKinds>> bug_kinds;  // teacher probabilities
+  std::vector<uint8_t> analysed;                   // bug_kinds is a label
+  std::vector<bool> held_out;                      // in a test or validation file
+  std::vector<int32_t> train_nodes, validation_nodes, test_nodes;  // labelled by some head
+};
+// `vocabulary`: a checkpoint's import slots (null: the graph's kImportSlots most imported).
+NodeTargets build_targets(const GraphData& graph, const labels::LabelReport* labels,
+                          const std::vector<std::string>* vocabulary, uint64_t seed);
 
 struct StudentOptions {
   int hidden = 256;
@@ -137,7 +166,7 @@ struct StudentOptions {
   double lr = 0.005;
   double temperature = 3.0;  // distillation temperature
   double alpha = 0.5;        // weight of the distillation term where soft labels exist
-  int import_vocabulary = 512;
+  int node_batch = 1024;  // labelled functions per step for the node heads (at most)
   uint64_t seed = 0;
   int threads = 2;
   int keep_checkpoints = 3;
@@ -155,15 +184,23 @@ struct SetMetrics {
   double precision_at_5 = 0, recall_at_5 = 0, f1 = 0;
   size_t queries = 0;
 };
+// Multi-label heads: micro-averaged over every (function, kind) pair of held-out functions;
+// F1 at the threshold that maximises it on training functions.
+struct KindMetrics {
+  double micro_f1 = 0, auroc = 0, threshold = 0.5;
+  size_t functions = 0, positives = 0;
+};
 struct EvalReport {
   RankMetrics next_call, next_call_embedding_only, next_call_in_degree, next_call_cooccurrence;
-  SetMetrics imports, imports_frequency;
+  SetMetrics imports, imports_frequency, imports_file_frequency;
+  KindMetrics test_kinds, test_kinds_prior, bug_kinds, bug_kinds_prior;
   double seconds = 0;
 };
 
 struct EpochStats {
   int epoch = 0;
   double loss = 0, seconds = 0, validation_mrr = 0;
+  double validation_node_loss = 0;  // the node heads' loss on validation files
 };
 struct TrainReport {
   std::vector<EpochStats> epochs;
@@ -180,7 +217,7 @@ struct Scored {
 };
 struct Prediction {
   std::string qname;
-  std::vector<Scored> calls, imports;
+  std::vector<Scored> calls, imports, test_kinds, bug_kinds;  // each sorted, most likely first
   double seconds = 0;
 };
 
@@ -193,7 +230,8 @@ class Student {
   Result<Prediction> predict(int32_t node, size_t top_k = 10);
   // Held-out metrics on the split the checkpoint was trained with (the next-call protocol
   // of sage_ref.py); an error if the graph's calls changed since, as test calls would leak.
-  Result<EvalReport> evaluate(uint64_t seed);
+  // `labels`: the test and bug kinds to score those heads against (null: imports only).
+  Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels = nullptr);
   std::string describe() const;        // version, options and metrics stored with the weights
 
  private:
@@ -202,9 +240,11 @@ class Student {
   std::unique_ptr<Impl> impl_;
 };
 
-// Trains on `graph` and writes rotated checkpoints under `out_dir`.
+// Trains on `graph` and writes rotated checkpoints under `out_dir`. `labels` (from
+// labels::extract_labels) teach the test-kind and bug-kind heads; null leaves them untrained.
 Result<TrainReport> train_student(const GraphData& graph, const StudentOptions& options,
-                                  const std::string& out_dir);
+                                  const std::string& out_dir,
+                                  const labels::LabelReport* labels = nullptr);
 
 // Distillation terms, KL(teacher_T || student_T) * T^2, averaged over rows (for tests and
 // for the learning loop's bookkeeping; training uses the same code on tensors).
@@ -246,6 +286,15 @@ struct Observation {
   float soft_label = -1;        // the router's confidence in it, in [0, 1]; < 0: none
 };
 
+// How well the head's forecasts matched outcomes, each forecast made before the head
+// learned from its outcome (prequential), over every observation since it started.
+struct PassCalibration {
+  size_t outcomes = 0;
+  double mean_p = 0, pass_rate = 0;
+  double brier = 0;  // mean squared error of the forecasts
+  double ece = 0;    // expected calibration error over 10 equal-width bins
+};
+
 class OnlineLearner {
  public:
   // Loads `path` when it exists (an error if it is not such a checkpoint), else starts
@@ -260,6 +309,7 @@ class OnlineLearner {
   Result<void> save();  // atomically, now
   uint64_t steps() const;
   size_t replay_size() const;
+  PassCalibration calibration() const;
 
  private:
   struct Impl;

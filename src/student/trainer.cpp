@@ -16,7 +16,7 @@
 namespace yantra::student {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: node heads and their label sets
 constexpr size_t kValidationQueries = 2000;
 
 class Negatives {
@@ -57,7 +57,8 @@ nlohmann::json rank_json(const RankMetrics& m) {
 // One optimisation step on a batch of visible calls; returns the loss.
 double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g,
                   const ModelInputs& in, Sampler& sampler, Negatives& negatives,
-                  const StudentOptions& o, const std::vector<size_t>& calls) {
+                  const StudentOptions& o, const std::vector<size_t>& calls,
+                  const NodeTargets& targets, const std::vector<int32_t>& nodes) {
   std::vector<int32_t> seeds, pair_u, pair_v;
   std::vector<float> target;
   for (size_t c : calls) {
@@ -88,6 +89,7 @@ double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g,
   torch::Tensor w = torch::where(y > 0.5, torch::full_like(y, float(o.negatives)), torch::ones_like(y));
   torch::Tensor loss =
       torch::binary_cross_entropy_with_logits(logits, y, w) * 2.0 / double(o.negatives + 1);
+  if (!nodes.empty()) loss = loss + node_head_loss(model, in, sampler, targets, nodes, o);
   opt.zero_grad();
   loss.backward();
   opt.step();
@@ -106,24 +108,59 @@ double validation_mrr(Sage& model, const GraphData& g, const ModelInputs& in,
   return mrr;
 }
 
+nlohmann::json set_json(const SetMetrics& m) {
+  return {{"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
+}
+nlohmann::json kind_json(const KindMetrics& m) {
+  return {{"micro_f1", m.micro_f1}, {"auroc", m.auroc}, {"threshold", m.threshold},
+          {"functions", m.functions}, {"positives", m.positives}};
+}
+
+// The node heads' loss on (at most 2,048) functions of validation files.
+double validation_node_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
+                            const NodeTargets& t, const StudentOptions& o) {
+  if (t.validation_nodes.empty()) return 0;
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<int32_t> nodes = t.validation_nodes;
+  if (nodes.size() > 2048) nodes.resize(2048);
+  double loss = node_head_loss(model, in, sampler, t, nodes, o).item<double>();
+  model->train();
+  return loss;
+}
+
 std::string checkpoint_meta(const StudentOptions& o, const Split& split, const TrainReport& r,
-                            int epoch, bool with_eval) {
+                            const NodeTargets& targets, int epoch, bool with_eval) {
   nlohmann::json j = {{"format", kFormatVersion},
                       {"yantra", "0.1.0"},
                       {"epoch", epoch},
                       {"options", options_json(o)},
                       {"split", {{"seed", o.seed}, {"fingerprint", std::to_string(split.fingerprint)}}},
                       {"train_calls", split.train.size()},
-                      {"heads", {{"next_call", "link prediction over functions, methods, classes"}}}};
+                      {"heads", {{"next_call", "link prediction over functions, methods, classes"},
+                                 {"imports", "multi-label over the import slots, blind"},
+                                 {"test_kinds", "multi-label, blind"},
+                                 {"bug_kinds", "multi-label, distilled from pyflakes/pylint, blind"}}},
+                      {"labels", {{"imports", targets.vocabulary},
+                                  {"test_kinds", labels::kTestKindNames},
+                                  {"bug_kinds", labels::kBugKindNames}}}};
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochStats& e : r.epochs)
     epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"seconds", e.seconds},
-                      {"validation_mrr", e.validation_mrr}});
+                      {"validation_mrr", e.validation_mrr},
+                      {"validation_node_loss", e.validation_node_loss}});
   j["epochs"] = epochs;
   if (with_eval)
     j["metrics"] = {{"next_call", rank_json(r.eval.next_call)},
                     {"in_degree", rank_json(r.eval.next_call_in_degree)},
-                    {"cooccurrence", rank_json(r.eval.next_call_cooccurrence)}};
+                    {"cooccurrence", rank_json(r.eval.next_call_cooccurrence)},
+                    {"imports", set_json(r.eval.imports)},
+                    {"imports_frequency", set_json(r.eval.imports_frequency)},
+                    {"imports_file_frequency", set_json(r.eval.imports_file_frequency)},
+                    {"test_kinds", kind_json(r.eval.test_kinds)},
+                    {"test_kinds_prior", kind_json(r.eval.test_kinds_prior)},
+                    {"bug_kinds", kind_json(r.eval.bug_kinds)},
+                    {"bug_kinds_prior", kind_json(r.eval.bug_kinds_prior)}};
   return j.dump();
 }
 
@@ -158,16 +195,17 @@ Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const st
 
 // Each step allocates and frees tensors of many megabytes. glibc maps blocks above its
 // mmap threshold straight from the kernel and unmaps them when freed, so every step
-// page-faults all its memory in again: a fifth of an epoch on the stdlib graph. The
-// largest threshold mallopt accepts (32 MiB) and no trimming keep freed blocks for reuse;
-// measured 51.7 s -> 42.9 s an epoch, the same numbers out.
+// page-faults all its memory in again: a fifth of an epoch on the stdlib graph. LibTorch's
+// blocks of 1 MiB and more now come from a caching allocator; for the rest, the largest
+// threshold mallopt accepts (32 MiB) and no trimming keep freed blocks for reuse.
 static void keep_freed_memory() {
+  use_caching_cpu_allocator(size_t(2) << 30);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 }
 
 Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
-                                  const std::string& out_dir) {
+                                  const std::string& out_dir, const labels::LabelReport* labels) {
   keep_freed_memory();
   if (g.calls_resolved.size() < 20)
     return Error::in(g.db_path, "too few calls inside the repository to learn from (" +
@@ -182,6 +220,7 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   report.train_calls = split.train.size(), report.validation_calls = split.validation.size();
   report.test_calls = split.test.size();
   ModelInputs in = build_inputs(g, split.hidden);
+  NodeTargets targets = build_targets(g, labels, nullptr, o.seed);
   Sage model(o.hidden, o.layers, o.dropout);
   if (!o.init_from.empty())
     if (auto ok = load_checkpoint(model, o.init_from); !ok) return ok.error();
@@ -194,46 +233,56 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   RankQueries val_q = make_queries(g, val, o.seed + 1);
   std::mt19937_64 rng(o.seed);
   const std::string best_path = out_dir + "/model.pt";
-  double best = -1;
+  double best = -std::numeric_limits<double>::infinity();
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     double start = monotonic_seconds(), loss_sum = 0;
     std::vector<size_t> order = split.train;
     std::shuffle(order.begin(), order.end(), rng);
     size_t batches = (order.size() + size_t(o.batch_edges) - 1) / size_t(o.batch_edges);
+    // The labelled functions, spread over the epoch's steps (one pass when they fit).
+    std::vector<int32_t> node_order = targets.train_nodes;
+    std::shuffle(node_order.begin(), node_order.end(), rng);
+    size_t per_step = std::min(size_t(o.node_batch), (node_order.size() + batches - 1) / batches);
     Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                  o.progress ? batches : 0);
     model->train();
     for (size_t b = 0; b < batches; ++b) {
       size_t from = b * size_t(o.batch_edges), to = std::min(order.size(), from + size_t(o.batch_edges));
       std::vector<size_t> calls(order.begin() + long(from), order.begin() + long(to));
-      loss_sum += train_step(model, opt, g, in, sampler, negatives, o, calls);
+      size_t nf = std::min(node_order.size(), b * per_step);
+      size_t nt = std::min(node_order.size(), nf + per_step);
+      std::vector<int32_t> nodes(node_order.begin() + long(nf), node_order.begin() + long(nt));
+      loss_sum += train_step(model, opt, g, in, sampler, negatives, o, calls, targets, nodes);
       bar.advance();
     }
     bar.finish();
     EpochStats stats{epoch, loss_sum / double(batches), monotonic_seconds() - start, 0};
     stats.validation_mrr = validation_mrr(model, g, in, val_q);
+    stats.validation_node_loss = validation_node_loss(model, in, sampler, targets, o);
     report.epochs.push_back(stats);
     if (o.progress)
-      fprintf(stderr, "epoch %d: loss %.4f, validation MRR %.4f, %.1f s\n", epoch, stats.loss,
-              stats.validation_mrr, stats.seconds);
+      fprintf(stderr, "epoch %d: loss %.4f, validation MRR %.4f, node heads %.4f, %.1f s\n",
+              epoch, stats.loss, stats.validation_mrr, stats.validation_node_loss, stats.seconds);
     char name[32];
     snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
-    std::string meta = checkpoint_meta(o, split, report, epoch, false);
+    std::string meta = checkpoint_meta(o, split, report, targets, epoch, false);
     if (auto ok = save_checkpoint(model, meta, out_dir + "/checkpoints/" + name); !ok)
       return ok.error();
     rotate(out_dir + "/checkpoints", o.keep_checkpoints);
-    if (stats.validation_mrr > best) {
-      best = stats.validation_mrr, report.best_epoch = epoch;
+    // One score for every head: next-call MRR gained counts as much as node loss lost.
+    double score = stats.validation_mrr - stats.validation_node_loss;
+    if (score > best) {
+      best = score, report.best_epoch = epoch;
       if (auto ok = save_checkpoint(model, meta, best_path); !ok) return ok.error();
     } else if (epoch - report.best_epoch >= o.patience) {
       break;  // early stopping: no validation gain for `patience` epochs
     }
   }
   if (auto ok = load_checkpoint(model, best_path); !ok) return ok.error();
-  report.eval = evaluate_split(model, g, in, split, o.seed);
+  report.eval = evaluate_split(model, g, in, split, o.seed, &targets, o.infer_fanouts);
   report.checkpoint = best_path;
-  if (auto ok = save_checkpoint(model, checkpoint_meta(o, split, report, report.best_epoch, true),
-                                best_path);
+  if (auto ok = save_checkpoint(
+          model, checkpoint_meta(o, split, report, targets, report.best_epoch, true), best_path);
       !ok)
     return ok.error();
   return report;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -44,13 +45,17 @@ TEST(OnlineLearner, PredictsRecordedOutcomesBetterThanEachModelsPassRate) {
   TempDir dir;
   OnlineLearner head = OnlineLearner::open((dir.path / "head.pt").string(), {}).take();
   std::map<std::string, std::pair<double, double>> rate;  // model -> (passes, answers)
-  double brier_head = 0, brier_rate = 0;
+  double brier_head = 0, brier_rate = 0, brier_all = 0, sum_p = 0, sum_y = 0;
+  double bin_n[10] = {}, bin_p[10] = {}, bin_y[10] = {};
   size_t scored = 0;
   for (size_t i = 0; i < answers.size(); ++i) {
     const Answer& a = answers[i];
     auto& [passes, seen] = rate[a.model];
     double p_head = head.predict(a.features), p_rate = (passes + 1) / (seen + 2);
     double y = a.passed ? 1 : 0;
+    int b = std::min(9, int(p_head * 10));
+    bin_n[b] += 1, bin_p[b] += p_head, bin_y[b] += y;
+    brier_all += (p_head - y) * (p_head - y), sum_p += p_head, sum_y += y;
     if (i >= answers.size() / 3) {  // after a warm-up both have had
       brier_head += (p_head - y) * (p_head - y), brier_rate += (p_rate - y) * (p_rate - y);
       ++scored;
@@ -62,6 +67,15 @@ TEST(OnlineLearner, PredictsRecordedOutcomesBetterThanEachModelsPassRate) {
   // The request tells which tasks are hard: knowing it must beat knowing only the model.
   std::printf("prequential Brier: head %.4f, per-model rate %.4f\n", brier_head, brier_rate);
   EXPECT_LT(brier_head, 0.8 * brier_rate) << "head " << brier_head << ", per-model rate " << brier_rate;
+  // The head keeps the same prequential score itself, for `yantra eval`.
+  PassCalibration c = head.calibration();
+  double ece = 0;
+  for (int b = 0; b < 10; ++b) ece += std::abs(bin_p[b] - bin_y[b]);
+  EXPECT_EQ(c.outcomes, 3300u);
+  EXPECT_NEAR(c.brier, brier_all / 3300, 1e-6);
+  EXPECT_NEAR(c.ece, ece / 3300, 1e-6);
+  EXPECT_NEAR(c.mean_p, sum_p / 3300, 1e-6);
+  EXPECT_NEAR(c.pass_rate, sum_y / 3300, 1e-9);
   EXPECT_EQ(head.steps(), 3300u);
   EXPECT_EQ(head.replay_size(), 3300u);  // under the default capacity of 4096
   EXPECT_TRUE(fs::exists(dir.path / "head.pt"));  // checkpointed every 100
@@ -83,6 +97,8 @@ TEST(OnlineLearner, CheckpointsEveryNStepsAndResumesWhereItWas) {
   OnlineLearner b = OnlineLearner::open(path, OnlineOptions{}).take();
   EXPECT_EQ(b.steps(), 150u);
   EXPECT_EQ(b.replay_size(), 64u);
+  EXPECT_EQ(b.calibration().outcomes, 150u);
+  EXPECT_DOUBLE_EQ(b.calibration().brier, a.calibration().brier);
   for (size_t i = 200; i < 210; ++i)
     EXPECT_DOUBLE_EQ(a.predict(answers[i].features), b.predict(answers[i].features));
   // A wrong width is an error, not a crash; a damaged file names itself.

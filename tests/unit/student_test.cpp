@@ -77,6 +77,86 @@ TEST(StudentSampler, RespectsFanoutsSeedsFirstAndIsDeterministic) {
   EXPECT_EQ(a.local_of(2), 1);
 }
 
+// small_graph() plus `import os` in m, a call m.f -> os.path.join and m.g -> n.k.
+GraphData graph_with_imports() {
+  GraphData g = small_graph();
+  auto external = [&](const std::string& qname) {
+    g.kind.push_back(Kind::kExternal), g.qname.push_back(qname), g.name.push_back(qname);
+    g.signature.push_back(""), g.docstring.push_back(""), g.file.push_back(-1);
+    g.parent.push_back(-1), g.n_params.push_back(0), g.n_lines.push_back(0);
+    g.complexity.push_back(0), g.flags.push_back(0), g.db_id.push_back(int64_t(g.kind.size()));
+    return int32_t(g.kind.size() - 1);
+  };
+  int32_t os = external("os"), join = external("os.path.join");
+  g.imports.emplace_back(0, os);
+  g.calls_external.emplace_back(1, join);
+  g.calls_resolved.emplace_back(2, 5);
+  return g;
+}
+
+TEST(StudentTargets, ImportLabelsAreTheModuleImportsAFunctionsCallsGoThrough) {
+  GraphData g = graph_with_imports();
+  NodeTargets t = build_targets(g, nullptr, nullptr, 0);
+  // Each target is imported once; ties go by name.
+  ASSERT_EQ(t.vocabulary, (std::vector<std::string>{"n", "os"}));
+  EXPECT_EQ(t.imports[1], (std::vector<uint16_t>{1}));     // m.f -> os.path.join: os
+  EXPECT_EQ(t.imports[2], (std::vector<uint16_t>{0}));     // m.g -> n.k: n
+  EXPECT_TRUE(t.imports[3].empty());                        // m.h calls nothing
+  EXPECT_EQ(t.file_imports[3], (std::vector<uint16_t>{0, 1}));
+  EXPECT_TRUE(t.file_imports[5].empty());                   // module n imports nothing
+  EXPECT_FALSE(t.has_imports[0]);                           // a module is no function
+  // A checkpoint's vocabulary is kept slot for slot; a target the graph lost stays unused.
+  std::vector<std::string> saved{"gone", "os"};
+  NodeTargets u = build_targets(g, nullptr, &saved, 0);
+  EXPECT_EQ(u.imports[1], (std::vector<uint16_t>{1}));
+  EXPECT_TRUE(u.imports[2].empty());
+}
+
+TEST(StudentTargets, TestAndBugKindsComeFromTheLabelsByQname) {
+  GraphData g = graph_with_imports();
+  labels::LabelReport found;
+  labels::FunctionLabels h;
+  h.qname = "m.h", h.tested = true, h.test_kinds = 1u << labels::kException;
+  h.analysed = true, h.bug_kinds[labels::kBroadExcept] = 0.9f;
+  labels::FunctionLabels unknown;
+  unknown.qname = "no.such", unknown.tested = true;
+  found.functions = {h, unknown};
+  NodeTargets t = build_targets(g, &found, nullptr, 0);
+  EXPECT_TRUE(t.tested[3]);
+  EXPECT_EQ(t.test_kinds[3], 1u << labels::kException);
+  EXPECT_FLOAT_EQ(t.bug_kinds[3][labels::kBroadExcept], 0.9f);
+  EXPECT_FALSE(t.tested[1]);
+  EXPECT_EQ(std::count(t.tested.begin(), t.tested.end(), 1), 1);
+  // Every labelled function is either trained on or held out, never both.
+  for (int32_t v : t.train_nodes) EXPECT_FALSE(t.held_out[size_t(v)]);
+  for (int32_t v : t.test_nodes) EXPECT_TRUE(t.held_out[size_t(v)]);
+  for (int32_t v : t.validation_nodes) EXPECT_TRUE(t.held_out[size_t(v)]);
+  EXPECT_EQ(t.train_nodes.size() + t.validation_nodes.size() + t.test_nodes.size(), 4u);
+}
+
+TEST(StudentSampler, BlindSeedsSeeStructureButNoCallsOrCallees) {
+  GraphData g = graph_with_imports();
+  ModelInputs in = build_inputs(g, {});
+  // m.f's own tokens end before the names of what it calls.
+  EXPECT_LT(in.own_end[1], in.offsets[2]);
+  EXPECT_EQ(in.own_end[3], in.offsets[4]);  // m.h calls nothing
+  Sampler sampler(in, g.size(), 3);
+  Block open = sampler.sample({1}, {8, 8, 8});
+  std::vector<uint8_t> seen_open;
+  for (size_t e = 0; e < open.edge_dst.size(); ++e)
+    if (open.edge_dst[e] == 0) seen_open.push_back(open.edge_rel[e]);
+  EXPECT_NE(std::count(seen_open.begin(), seen_open.end(), uint8_t(kUses)), 0);
+  Block blind = sampler.sample({1}, {8, 8, 8}, /*blind=*/true);
+  size_t into_seed = 0;
+  for (size_t e = 0; e < blind.edge_dst.size(); ++e) {
+    if (blind.edge_dst[e] != 0) continue;
+    ++into_seed;
+    EXPECT_EQ(blind.edge_rel[e], uint8_t(kStructure));
+    EXPECT_EQ(blind.nodes[size_t(blind.edge_src[e])], 0);  // its module, m
+  }
+  EXPECT_EQ(into_seed, 1u);
+}
+
 TEST(StudentLosses, DistillationMatchesHandComputation) {
   // KL(teacher_T || student_T) * T^2 with T = 3, computed by hand in Python:
   // two Bernoulli labels (logit 1.0 vs p 0.8, logit -2.0 vs p 0.1), summed per row.
