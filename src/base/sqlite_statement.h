@@ -1,4 +1,4 @@
-// A prepared SQLite statement for the parts that keep their own store (ledger, library):
+// A prepared SQLite statement for the parts that keep their own store (ledger, library, labels):
 // binds by index, steps, reads columns; errors come back as Result values naming the
 // file and the part.
 //
@@ -57,10 +57,16 @@ class SqliteStatement {
     error_ = sqlite3_errmsg(db_);
     return failure();
   }
+  // Steps once (a write) and resets, so the statement runs again with new bindings.
   Result<void> run() {
     auto r = step();
+    reset();
     if (!r) return r.error();
     return {};
+  }
+  // Ready to step again from the first row; bindings are cleared.
+  void reset() {
+    if (stmt_) sqlite3_reset(stmt_), sqlite3_clear_bindings(stmt_);
   }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);

@@ -1,10 +1,5 @@
 // run_index_bench: `yantra index` cold and incremental, beside gold_graph.py and ctags on the
 // same copied tree, each a measured child process (wall seconds, peak RSS from wait4).
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,10 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/process.h"
 #include "bench/bench.h"
 #include "bench/internal.h"
-
-extern char** environ;
 
 namespace yantra::bench {
 namespace {
@@ -46,83 +40,19 @@ void progress(const std::string& line) {
 
 // ---- measured child processes ----------------------------------------------------------
 
-struct Pipe {
-  int read = -1, write = -1;
-  Pipe() {
-    int fds[2];
-    // O_CLOEXEC: the child keeps only the dup2'ed copies, so EOF arrives when it exits.
-    if (pipe2(fds, O_CLOEXEC) == 0) read = fds[0], write = fds[1];
-  }
-  ~Pipe() { close_read(), close_write(); }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  bool ok() const { return read >= 0; }
-  void close_read() { close_fd(read); }
-  void close_write() { close_fd(write); }
-  static void close_fd(int& fd) {
-    if (fd >= 0) ::close(std::exchange(fd, -1));
-  }
-};
-
-
-// Reads both pipes until both reach EOF; polling both avoids a deadlock on a full pipe.
-void drain(Pipe& out_pipe, Pipe& err_pipe, ProcessRun& run) {
-  char buffer[65536];
-  pollfd fds[2] = {{out_pipe.read, POLLIN, 0}, {err_pipe.read, POLLIN, 0}};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        fds[i].fd = -1;  // EOF or error: stop polling this one (poll ignores negative fds)
-        continue;
-      }
-      std::string& sink = i == 0 ? run.out : run.err_tail;
-      sink.append(buffer, static_cast<size_t>(n));
-      if (i == 1 && sink.size() > kStderrKeptBytes) sink.erase(0, sink.size() - kStderrKeptBytes);
-    }
-  }
-}
-
 // Runs argv (argv[0] looked up in PATH when it has no '/') with stdin from /dev/null and
 // stdout and stderr captured. An Error means it could not start at all.
 Result<ProcessRun> run_measured(std::string name, const std::vector<std::string>& argv) {
+  auto program = run_program(argv, {.search_path = true, .stderr_kept = kStderrKeptBytes});
+  if (!program) return program.error();
   ProcessRun run;
   run.measured.name = std::move(name);
-  Pipe out_pipe, err_pipe;
-  if (!out_pipe.ok() || !err_pipe.ok())
-    return Error{"cannot create a pipe for " + argv[0] + ": " + std::strerror(errno)};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe.write, 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe.write, 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  double start = monotonic_seconds();
-  pid_t pid = -1;
-  // glibc's posix_spawnp reports a failed exec (ENOENT...) as its return value.
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Error{"cannot run " + argv[0] + ": " + std::strerror(rc)};
-  out_pipe.close_write();
-  err_pipe.close_write();
-  drain(out_pipe, err_pipe, run);
-  int status = 0;
-  rusage usage{};
-  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
-  }
-  run.measured.seconds = monotonic_seconds() - start;
-  run.measured.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB
-  run.measured.exit_code =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  run.measured.seconds = program->seconds;
+  run.measured.peak_rss_bytes = program->peak_rss_bytes;
+  run.measured.exit_code = program->exit_code;
   run.measured.ran = true;
+  run.out = std::move(program->out);
+  run.err_tail = std::move(program->err);
   return run;
 }
 
@@ -224,9 +154,13 @@ struct IndexRun {
   size_t files_parsed = 0;
 };
 
-double seconds_of(const IndexRun& run) { return run.measured.seconds; }
+double seconds_of(const IndexRun& run) {
+  return run.measured.seconds;
+}
 // A peer that did not run counts as slowest, so a run that did is kept.
-double seconds_of(const Measured& m) { return m.ran ? m.seconds : 1e300; }
+double seconds_of(const Measured& m) {
+  return m.ran ? m.seconds : 1e300;
+}
 
 // `yantra index CORPUS --store STORE --json`; its report is the last JSON line of stdout.
 Result<IndexRun> run_index(const std::string& binary, const WorkDir& work, std::string name) {
@@ -342,11 +276,11 @@ std::string render_table(const IndexBenchOptions& options, const IndexBenchResul
          format_fixed(mb / m.seconds, 1), mb_text(m.peak_rss_bytes),
          ratio(m.seconds, r.cold.seconds)});
   }
-  std::string text = "corpus: " + options.corpus + " (" + with_commas(r.files) + " .py files, " +
-                     mb_text(r.bytes) + "), " +
-                     std::to_string(std::thread::hardware_concurrency()) + " cores" +
-                     (r.repeat > 1 ? ", fastest of " + std::to_string(r.repeat) + " runs each" : "") +
-                     "\n" + t.render() + notes;
+  std::string text =
+      "corpus: " + options.corpus + " (" + with_commas(r.files) + " .py files, " +
+      mb_text(r.bytes) + "), " + std::to_string(std::thread::hardware_concurrency()) + " cores" +
+      (r.repeat > 1 ? ", fastest of " + std::to_string(r.repeat) + " runs each" : "") + "\n" +
+      t.render() + notes;
   if (!r.gold.ran) return text + "call edges of the reference graph: not measured\n";
   double percent = r.gold_calls ? 100.0 * static_cast<double>(r.gold_calls_found) /
                                       static_cast<double>(r.gold_calls)
@@ -454,9 +388,10 @@ Result<void> run_all(const IndexBenchOptions& options, const WorkDir& work, cons
         gold_reason));
   });
   r.ctags = *fastest(repeat, [&] {
-    return Result<Measured>(run_peer(
-        "ctags -R", {options.ctags, "-R", "--languages=Python", "-f", work / "tags", work / "corpus"},
-        options.run_ctags ? "" : "disabled (--no-ctags)"));
+    return Result<Measured>(
+        run_peer("ctags -R",
+                 {options.ctags, "-R", "--languages=Python", "-f", work / "tags", work / "corpus"},
+                 options.run_ctags ? "" : "disabled (--no-ctags)"));
   });
   if (r.gold.ran) {
     auto recall = compare_calls_with_gold(work / "gold.edges.jsonl", work / "store/graph.db");

@@ -1,12 +1,10 @@
 // Bugs found in validated code, counted by Debian's pyflakes: it parses and inspects,
 // never imports or runs, so running it outside the sandbox is safe.
 #include <stdlib.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 
+#include "base/process.h"
 #include "crowd/crowd.h"
 
 namespace yantra::crowd {
@@ -34,16 +32,11 @@ Result<std::vector<int>> pyflakes_findings(const std::vector<std::string>& codes
   for (size_t i = 0; i < codes.size(); ++i)
     if (auto ok = write_file_atomic(tree.dir + "/c" + std::to_string(i) + ".py", codes[i]); !ok)
       return ok.error();
-  // The directory name is ours (mkdtemp: letters, digits, '/', '-'), safe in a command line.
-  std::string cmd = std::string(kPython).append(" -m pyflakes '").append(tree.dir).append("' 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return Error{"cannot start pyflakes"};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = pclose(p);
-  int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  // -I: a pyflakes in the current directory or on PYTHONPATH never runs instead of Debian's.
+  auto run = run_program({kPython, "-I", "-m", "pyflakes", tree.dir});
+  if (!run) return Error{"cannot start pyflakes: " + run.error().message};
+  int status = run->signaled ? -1 : run->exit_code;
+  const std::string out = run->out + run->err;
   // One finding per line "DIR/cN.py:LINE:COL: message"; syntax errors add source lines.
   std::string prefix = tree.dir + "/c";
   size_t findings = 0;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/process.h"
 #include "labels/internal.h"
 
 namespace yantra::labels {
@@ -118,7 +119,7 @@ bool run_pyflakes_batch(const std::string& root, const std::vector<std::string>&
                         std::vector<FileResult>& results, std::string* crash) {
   std::vector<std::string> argv = {kPython, "-I", "-m", "pyflakes"};
   for (const std::string& p : paths) argv.push_back("./" + p);
-  auto run = run_process(argv, root);
+  auto run = run_program(argv, {.cwd = root});
   if (!run) return *crash = run.error().message, false;
   if (run->signaled || run->exit_code > 1 || has_traceback(run->err)) {
     *crash = std::string("pyflakes crashed (exit ")
@@ -168,7 +169,7 @@ bool run_pylint_batch(const std::string& root, const std::vector<std::string>& p
                                    "--score=n"};
   size_t first = argv.size();
   for (const std::string& p : paths) argv.push_back("./" + p);
-  auto run = run_process(argv, root);
+  auto run = run_program(argv, {.cwd = root});
   if (!run) return *crash = run.error().message, false;
   // pylint's exit status is a bit mask of message categories; 32 is a usage error.
   bool reported_failure = false;
@@ -247,7 +248,7 @@ Result<std::array<std::string, 2>> analyser_versions(bool pylint) {
       "        v = '-'\n"
       "    print(v)\n"
       "print(sys.version.split()[0])\n";
-  auto run = run_process({kPython, "-I", "-c", kScript}, "");
+  auto run = run_program({kPython, "-I", "-c", kScript});
   std::vector<std::string> lines;
   if (run && run->exit_code == 0)
     for (size_t start = 0, nl; (nl = run->out.find('\n', start)) != std::string::npos;

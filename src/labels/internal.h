@@ -85,16 +85,6 @@ struct FileResult {
   std::vector<Finding> findings;
 };
 
-struct ProcessOutput {
-  int exit_code = 0;  // 128 + signal when killed
-  bool signaled = false;
-  std::string out, err;
-};
-
-// Runs argv[0] (an absolute path) in `cwd` with stdin from /dev/null, capturing stdout and
-// stderr. An Error means it could not start.
-Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const std::string& cwd);
-
 // The versions of pyflakes and (when asked) pylint, per Analyser ("pylint 2.16.2; astroid
 // 2.14.2; Python 3.11.2"), or an Error naming the Debian package to install.
 Result<std::array<std::string, 2>> analyser_versions(bool pylint);

@@ -59,57 +59,6 @@ Result<void> exec(sqlite3* db, const char* sql, const std::string& path) {
   return Error::in(path, std::string(kPart).append(": ").append(why));
 }
 
-// A statement prepared once and run per row (SqliteStatement runs once): a cache update
-// writes thousands of rows.
-class Reusable {
- public:
-  Reusable(sqlite3* db, const char* sql, const std::string& path) : db_(db), path_(path) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) error_ = sqlite3_errmsg(db);
-  }
-  Reusable(const Reusable&) = delete;
-  Reusable& operator=(const Reusable&) = delete;
-  ~Reusable() { sqlite3_finalize(stmt_); }
-  Reusable& bind(int i, std::string_view v) {
-    if (stmt_) sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Reusable& bind(int i, int64_t v) {
-    if (stmt_) sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Reusable& bind(int i, double v) {
-    if (stmt_) sqlite3_bind_double(stmt_, i, v);
-    return *this;
-  }
-  Result<bool> step() {
-    if (!stmt_) return failure();
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    error_ = sqlite3_errmsg(db_);
-    sqlite3_reset(stmt_);
-    return failure();
-  }
-  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  void reset() {
-    if (stmt_) sqlite3_reset(stmt_), sqlite3_clear_bindings(stmt_);
-  }
-  // Steps to the end and resets for the next row.
-  Result<void> run() {
-    auto r = step();
-    reset();
-    if (!r) return r.error();
-    return {};
-  }
-
- private:
-  Error failure() const { return Error::in(path_, std::string(kPart).append(": ").append(error_)); }
-  sqlite3* db_;
-  const std::string& path_;
-  sqlite3_stmt* stmt_ = nullptr;
-  std::string error_;
-};
-
 // Ours: Yantra's application id and only labels tables, or an empty file (a new store).
 // Anything else is another program's file, or another Yantra store under this name.
 Result<bool> check_ownership(sqlite3* db, const std::string& path) {
@@ -237,19 +186,23 @@ Result<void> LabelStore::update(const std::unordered_map<std::string, CachedFile
   if (changed.empty() && removed.empty()) return {};
   if (auto ok = exec(db_, "BEGIN IMMEDIATE", path_); !ok) return ok;
   auto body = [&]() -> Result<void> {
-    Reusable find(db_, "SELECT id FROM label_files WHERE path = ?", path_);
-    Reusable drop_findings(db_, "DELETE FROM label_findings WHERE file_id = ?", path_);
-    Reusable drop_tests(db_, "DELETE FROM label_tests WHERE file_id = ?", path_);
-    Reusable drop_file(db_, "DELETE FROM label_files WHERE id = ?", path_);
-    Reusable put_file(db_,
-                      "INSERT INTO label_files(path, hash, pyflakes_version, pyflakes_error, "
-                      "pylint_version, pylint_error, tests_version) VALUES(?,?,?,?,?,?,?)",
-                      path_);
-    Reusable put_finding(db_,
-                         "INSERT INTO label_findings(file_id, analyser, line, kind, probability, "
-                         "code) VALUES(?,?,?,?,?,?)",
-                         path_);
-    Reusable put_test(db_, "INSERT OR REPLACE INTO label_tests VALUES(?,?,?,?)", path_);
+    SqliteStatement find(db_, "SELECT id FROM label_files WHERE path = ?", path_, kPart);
+    SqliteStatement drop_findings(db_, "DELETE FROM label_findings WHERE file_id = ?", path_,
+                                  kPart);
+    SqliteStatement drop_tests(db_, "DELETE FROM label_tests WHERE file_id = ?", path_, kPart);
+    SqliteStatement drop_file(db_, "DELETE FROM label_files WHERE id = ?", path_, kPart);
+    SqliteStatement put_file(
+        db_,
+        "INSERT INTO label_files(path, hash, pyflakes_version, pyflakes_error, "
+        "pylint_version, pylint_error, tests_version) VALUES(?,?,?,?,?,?,?)",
+        path_, kPart);
+    SqliteStatement put_finding(
+        db_,
+        "INSERT INTO label_findings(file_id, analyser, line, kind, probability, "
+        "code) VALUES(?,?,?,?,?,?)",
+        path_, kPart);
+    SqliteStatement put_test(db_, "INSERT OR REPLACE INTO label_tests VALUES(?,?,?,?)", path_,
+                             kPart);
     // Every row of a file goes, then a changed file's rows come back: one path for both.
     auto drop = [&](const std::string& path) -> Result<void> {
       auto row = find.bind(1, path).step();

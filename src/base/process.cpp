@@ -1,20 +1,21 @@
-// Running an analyser: posix_spawn with an argument vector (paths may hold any byte, so
-// never a shell), in the repository's directory, with stdout and stderr captured.
+#include "base/process.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
-#include "labels/internal.h"
-
 extern char** environ;
 
-namespace yantra::labels {
+namespace yantra {
 namespace {
 
 struct Pipe {
@@ -22,7 +23,7 @@ struct Pipe {
   Pipe() {
     int fds[2];
     // O_CLOEXEC: the child keeps only the dup2'ed copies, so EOF comes when it exits, and
-    // analysers running on other threads do not hold each other's pipes open.
+    // programs started on other threads do not hold each other's pipes open.
     if (pipe2(fds, O_CLOEXEC) == 0) read = fds[0], write = fds[1];
   }
   ~Pipe() { close_read(), close_write(); }
@@ -37,7 +38,7 @@ struct Pipe {
 };
 
 // Reads both pipes to EOF; polling both avoids a deadlock on a full pipe.
-void drain(Pipe& out_pipe, Pipe& err_pipe, ProcessOutput& run) {
+void drain(Pipe& out_pipe, Pipe& err_pipe, size_t stderr_kept, ProgramRun& run) {
   char buffer[65536];
   pollfd fds[2] = {{out_pipe.read, POLLIN, 0}, {err_pipe.read, POLLIN, 0}};
   while (fds[0].fd >= 0 || fds[1].fd >= 0) {
@@ -53,15 +54,23 @@ void drain(Pipe& out_pipe, Pipe& err_pipe, ProcessOutput& run) {
         fds[i].fd = -1;  // EOF or error: poll ignores negative fds
         continue;
       }
-      (i == 0 ? run.out : run.err).append(buffer, static_cast<size_t>(n));
+      std::string& sink = i == 0 ? run.out : run.err;
+      sink.append(buffer, static_cast<size_t>(n));
+      if (i == 1 && sink.size() > stderr_kept) sink.erase(0, sink.size() - stderr_kept);
     }
   }
 }
 
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
-Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const std::string& cwd) {
-  ProcessOutput run;
+Result<ProgramRun> run_program(const std::vector<std::string>& argv,
+                               const ProgramOptions& options) {
+  assert(!argv.empty());
+  ProgramRun run;
   Pipe out_pipe, err_pipe;
   if (!out_pipe.ok() || !err_pipe.ok())
     return Error{std::string("cannot create a pipe for ")
@@ -73,30 +82,37 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const st
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe.write, 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe.write, 2);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  double start = now_seconds();
   pid_t pid = -1;
   // glibc reports a failed exec or chdir (ENOENT...) as posix_spawn's return value.
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = options.search_path
+               ? posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ)
+               : posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
+  if (rc != 0) {
+    std::string where = options.cwd.empty() ? "" : std::string(" in ").append(options.cwd);
     return Error{std::string("cannot run ")
                      .append(argv[0])
-                     .append(" in ")
-                     .append(cwd)
+                     .append(where)
                      .append(": ")
                      .append(std::strerror(rc))};
+  }
   out_pipe.close_write();
   err_pipe.close_write();
-  drain(out_pipe, err_pipe, run);
+  drain(out_pipe, err_pipe, options.stderr_kept, run);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
+  run.seconds = now_seconds() - start;
+  run.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB
   run.signaled = WIFSIGNALED(status);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return run;
 }
 
-}  // namespace yantra::labels
+}  // namespace yantra
