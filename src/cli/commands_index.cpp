@@ -1,11 +1,14 @@
 // `yantra index`, `yantra graph ...` and `yantra demo`.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/cli.h"
 #include "graph/graph.h"
+#include "student/student.h"
 
 namespace yantra::cli {
 namespace {
@@ -84,6 +87,35 @@ void print_report(const graph::IndexReport& r) {
   std::cout << "store: " << r.db_path << "\n";
 }
 
+// A trained student beside the graph keeps its embedding cache in step with the graph;
+// a student that cannot load is reported, and the index stands.
+std::optional<student::EmbeddingRefresh> refresh_student_embeddings(const std::string& db_path) {
+  std::string checkpoint =
+      (std::filesystem::path(db_path).parent_path() / "student" / "model.pt").string();
+  std::error_code ec;
+  if (!std::filesystem::exists(checkpoint, ec)) return std::nullopt;
+  auto done = [&]() -> Result<student::EmbeddingRefresh> {
+    auto graph = student::load_graph(db_path);
+    if (!graph) return graph.error();
+    return student::refresh_embeddings(checkpoint, *graph);
+  }();
+  if (!done) {
+    std::cerr << "yantra index: the student's embeddings were not refreshed: "
+              << done.error().message << " (the index itself is complete)\n";
+    return std::nullopt;
+  }
+  if (!done->cache_note.empty()) std::cerr << "yantra index: " << done->cache_note << "\n";
+  return *done;
+}
+
+json embeddings_json(const student::EmbeddingRefresh& e) {
+  return {{"nodes", e.nodes},
+          {"changed", e.changed},
+          {"recomputed", e.recomputed},
+          {"full", e.full},
+          {"seconds", e.seconds}};
+}
+
 struct IndexArgs {
   std::string path = ".";
   std::string store;
@@ -114,10 +146,19 @@ Handler declare_index(CLI::App& app) {
     options.leave_memory_to_exit = true;  // the process ends after the report
     graph::IndexReport r = graph::index_repository(real_file_system(), options).take();
     print_problems(r, a->verbose || a->json_out);
-    if (a->json_out)
-      std::cout << report_json(r).dump() << "\n";
-    else
+    std::optional<student::EmbeddingRefresh> embeddings;
+    if (!r.up_to_date) embeddings = refresh_student_embeddings(r.db_path);
+    if (a->json_out) {
+      json j = report_json(r);
+      if (embeddings) j["student_embeddings"] = embeddings_json(*embeddings);
+      std::cout << j.dump() << "\n";
+    } else {
       print_report(r);
+      if (embeddings)
+        std::cout << "student embeddings: " << with_commas(embeddings->recomputed) << " of "
+                  << with_commas(embeddings->nodes) << " recomputed ("
+                  << format_fixed(embeddings->seconds, 2) << " s)\n";
+    }
     return 0;
   };
 }
@@ -240,7 +281,8 @@ Handler declare_graph(CLI::App& app) {
   app.add_flag("--json", a->json_out, "print JSON");
   auto sub = [&app, a](const char* name, const char* help, bool takes_name) {
     CLI::App* s = app.add_subcommand(name, help)->fallthrough();
-    if (takes_name) s->add_option("name", a->name, "qualified name, dotted suffix or bare name")->required();
+    if (takes_name)
+      s->add_option("name", a->name, "qualified name, dotted suffix or bare name")->required();
   };
   sub("stats", "counts of nodes and edges by kind", false);
   sub("show", "one node: location, signature, docstring, patterns", true);

@@ -15,8 +15,12 @@ constexpr size_t kMaxParamTokens = 8, kMaxDocTokens = 16, kMaxCalleeTokens = 24;
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
 
 // Two buckets per token (two hash seeds): two rare tokens rarely share both.
 void add_token(std::vector<int64_t>& out, char role, std::string_view token) {
@@ -47,14 +51,28 @@ Csr make_csr(size_t n, const std::vector<std::pair<int32_t, int32_t>>& edges) {
   return c;
 }
 
-// Standardises each column in place; `zero[j]` receives what a raw 0 becomes.
-void standardise(std::vector<float>& m, size_t rows, size_t cols, float* zero) {
-  for (size_t j = 0; j < cols; ++j) {
+// Each column's mean and standard deviation over the graph's nodes.
+NumericScale measure_scale(const std::vector<float>& m, size_t rows) {
+  NumericScale scale;
+  for (size_t j = 0; j < size_t(kNumericFeatures); ++j) {
     double sum = 0, sq = 0;
-    for (size_t i = 0; i < rows; ++i) sum += m[i * cols + j], sq += double(m[i * cols + j]) * m[i * cols + j];
-    double mean = sum / double(rows), var = std::max(0.0, sq / double(rows) - mean * mean);
-    double sd = std::sqrt(var) + 1e-6;
-    for (size_t i = 0; i < rows; ++i) m[i * cols + j] = float((m[i * cols + j] - mean) / sd);
+    for (size_t i = 0; i < rows; ++i) {
+      double x = m[i * kNumericFeatures + j];
+      sum += x, sq += x * x;
+    }
+    double mean = sum / double(std::max<size_t>(rows, 1));
+    double var = std::max(0.0, sq / double(std::max<size_t>(rows, 1)) - mean * mean);
+    scale.mean[j] = float(mean), scale.sd[j] = float(std::sqrt(var) + 1e-6);
+  }
+  return scale;
+}
+
+// Standardises each column in place; `zero[j]` receives what a raw 0 becomes.
+void standardise(std::vector<float>& m, size_t rows, const NumericScale& scale, float* zero) {
+  for (size_t j = 0; j < size_t(kNumericFeatures); ++j) {
+    double mean = scale.mean[j], sd = scale.sd[j];
+    for (size_t i = 0; i < rows; ++i)
+      m[i * kNumericFeatures + j] = float((m[i * kNumericFeatures + j] - mean) / sd);
     zero[j] = float(-mean / sd);
   }
 }
@@ -73,8 +91,10 @@ std::vector<std::string> sub_tokens(std::string_view s) {
     if (is_upper(s[i])) {
       // "HTTPServer" -> "http", "server"; "Parser" -> "parser"
       while (j < s.size() && is_upper(s[j])) ++j;
-      if (j - i > 1 && j < s.size() && is_lower(s[j])) --j;
-      else if (j - i == 1) while (j < s.size() && is_lower(s[j])) ++j;
+      if (j - i > 1 && j < s.size() && is_lower(s[j]))
+        --j;
+      else if (j - i == 1)
+        while (j < s.size() && is_lower(s[j])) ++j;
     } else if (is_lower(s[i])) {
       while (j < s.size() && is_lower(s[j])) ++j;
     } else {
@@ -88,7 +108,8 @@ std::vector<std::string> sub_tokens(std::string_view s) {
   return out;
 }
 
-ModelInputs build_inputs(const GraphData& g, const std::vector<bool>& hidden_calls) {
+ModelInputs build_inputs(const GraphData& g, const std::vector<bool>& hidden_calls,
+                         const NumericScale* scale) {
   const size_t n = g.size();
   ModelInputs in;
   std::vector<std::pair<int32_t, int32_t>> visible;
@@ -131,10 +152,11 @@ ModelInputs build_inputs(const GraphData& g, const std::vector<bool>& hidden_cal
     row[2] = std::log1p(g.complexity[i]), row[3] = std::log1p(in.call_in_degree[i]);
     row[4] = std::log1p(out_degree[i]), row[5] = std::log1p(external[i]);
     row[6] = std::log1p(children[i]);
-    row[7 + int(g.kind[i])] = 1.f;                                         // 7..12
+    row[7 + int(g.kind[i])] = 1.f;                                            // 7..12
     for (int b = 0; b < 6; ++b) row[13 + b] = float((g.flags[i] >> b) & 1u);  // 13..18
   }
-  standardise(in.numeric, n, kNumericFeatures, in.zero_numeric.data());
+  in.scale = scale ? *scale : measure_scale(in.numeric, n);
+  standardise(in.numeric, n, in.scale, in.zero_numeric.data());
 
   // Relations: what a node uses (calls, imports, inherits), what uses it, and structure.
   std::vector<std::pair<int32_t, int32_t>> uses, used_by, structure;
@@ -183,8 +205,8 @@ void pair_features(const GraphData& g, const ModelInputs& in, int32_t u, int32_t
   bool files = fu >= 0 && fv >= 0;
   out[0] = float(files && fu == fv);
   out[1] = float(g.parent[u] >= 0 && g.parent[u] == g.parent[v]);
-  out[2] = float(files && std::binary_search(in.file_imports[fu].begin(),
-                                             in.file_imports[fu].end(), fv));
+  out[2] = float(files &&
+                 std::binary_search(in.file_imports[fu].begin(), in.file_imports[fu].end(), fv));
   out[3] = 0.f;
   if (files) {
     const auto& fc = in.file_calls[fu];
@@ -197,9 +219,12 @@ void pair_features(const GraphData& g, const ModelInputs& in, int32_t u, int32_t
   const auto& b = in.neighbours[v];
   size_t i = 0, j = 0, common = 0, steps = 0;
   while (i < a.size() && j < b.size() && steps++ < 512) {
-    if (a[i] < b[j]) ++i;
-    else if (b[j] < a[i]) ++j;
-    else ++common, ++i, ++j;
+    if (a[i] < b[j])
+      ++i;
+    else if (b[j] < a[i])
+      ++j;
+    else
+      ++common, ++i, ++j;
   }
   out[5] = std::log1p(float(common));
   out[6] = float(g.parent[v] == u || g.parent[u] == v);

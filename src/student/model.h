@@ -65,10 +65,15 @@ torch::Tensor relation_means(const torch::Tensor& x, const torch::Tensor& dst,
 // ---- The node heads (node_heads.cpp) ----
 // Rows x kImportSlots: 1 where the node's module imports that slot's target.
 torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_t>& nodes);
+// Starts the heads where counting the training functions' labels would: each kind at its
+// prior, each import slot at how often a function uses it when its module imports it
+// (labels never hold an import the module lacks), the output weights at zero. Training
+// then learns only what a function's own features add. `kinds`: false keeps the kinds
+// heads as they are (weights from a crowd master); import slots are this repository's.
+void init_node_heads_from_priors(Sage& model, const NodeTargets& t, bool kinds);
 // Head logits for `nodes`, each embedded blind from a sampled neighbourhood.
-NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler,
-                        const NodeTargets& t, const std::vector<int32_t>& nodes,
-                        const std::vector<int>& fanouts);
+NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                        const std::vector<int32_t>& nodes, const std::vector<int>& fanouts);
 // The three heads' losses on a batch of labelled nodes (each head on the rows it labels).
 torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
                              const NodeTargets& t, const std::vector<int32_t>& nodes,
@@ -77,9 +82,8 @@ torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sample
 struct NodeScores {
   std::vector<float> imports, test_kinds, bug_kinds;
 };
-NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler,
-                       const NodeTargets& t, const std::vector<int32_t>& nodes,
-                       const std::vector<int>& fanouts);
+NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                       const std::vector<int32_t>& nodes, const std::vector<int>& fanouts);
 // Held-out metrics of the node heads beside their baselines, into `report`.
 void evaluate_node_heads(Sage& model, const GraphData& g, const ModelInputs& in,
                          const NodeTargets& t, const std::vector<int>& fanouts, uint64_t seed,
@@ -110,11 +114,11 @@ struct RankQueries {
   std::vector<int32_t> u, v;
   std::vector<std::vector<int32_t>> negatives;
 };
-RankQueries make_queries(const GraphData& graph, const std::vector<size_t>& calls,
-                         uint64_t seed, int negatives = 100);
-RankMetrics rank(const RankQueries& q,
-                 const std::function<std::vector<float>(int32_t u, const std::vector<int32_t>&)>&
-                     score);
+RankQueries make_queries(const GraphData& graph, const std::vector<size_t>& calls, uint64_t seed,
+                         int negatives = 100);
+RankMetrics rank(
+    const RankQueries& q,
+    const std::function<std::vector<float>(int32_t u, const std::vector<int32_t>&)>& score);
 
 // Scores of candidate callees `vs` of `u` from full-graph embeddings `z`.
 std::vector<float> link_scores(Sage& model, const GraphData& graph, const ModelInputs& in,
@@ -138,6 +142,10 @@ EvalReport evaluate_split(Sage& model, const GraphData& graph, const ModelInputs
 
 // Checkpoints: the model's tensors and a JSON header (version, options, split, metrics).
 Result<void> save_checkpoint(Sage& model, const std::string& meta_json, const std::string& path);
+// Full-graph embeddings of `model` (loaded from `checkpoint`, in eval mode) for `in`: from
+// the cache where fingerprints match, recomputed where they do not, the cache rewritten.
+Result<torch::Tensor> cached_embeddings(Sage& model, const GraphData& g, const ModelInputs& in,
+                                        const std::string& checkpoint, EmbeddingRefresh* report);
 Result<std::string> read_checkpoint_meta(const std::string& path);
 Result<void> load_checkpoint(Sage& model, const std::string& path);
 

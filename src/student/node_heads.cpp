@@ -3,6 +3,7 @@
 // place, none of its calls or callers), so what they predict for a function being written
 // is what they were measured on, and a label read off a function's calls cannot leak in.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -19,7 +20,50 @@ torch::Tensor rows_where(const std::vector<int32_t>& nodes,
   return torch::tensor(rows, torch::kLong);
 }
 
+// log(p / (1 - p)), with p kept off 0 and 1 so a label never seen is unlikely, not -inf.
+float logit(double hits, double trials) {
+  double p = std::clamp((hits + 0.5) / (trials + 1.0), 1e-4, 1 - 1e-4);
+  return float(std::log(p / (1 - p)));
+}
+
+// The output layer answers `bias` for every function until training moves it.
+void start_at(torch::nn::Linear& out, const std::vector<float>& bias) {
+  out->weight.zero_();
+  for (size_t k = 0; k < bias.size(); ++k) out->bias[int64_t(k)] = bias[k];
+}
+
 }  // namespace
+
+void init_node_heads_from_priors(Sage& model, const NodeTargets& t, bool kinds) {
+  torch::NoGradGuard no_grad;
+  std::vector<double> in_module(size_t(kImportSlots), 0), used(size_t(kImportSlots), 0);
+  std::vector<double> test_hits(labels::kTestKinds, 0), bug_hits(labels::kBugKinds, 0);
+  double tested = 0, analysed = 0;
+  for (int32_t v : t.train_nodes) {
+    for (uint16_t s : t.file_imports[size_t(v)]) in_module[s] += 1;
+    for (uint16_t s : t.imports[size_t(v)]) used[s] += 1;
+    if (t.tested[v]) {
+      tested += 1;
+      for (int k = 0; k < labels::kTestKinds; ++k)
+        test_hits[size_t(k)] += t.test_kinds[v] >> k & 1u;
+    }
+    if (t.analysed[v]) {
+      analysed += 1;
+      for (int k = 0; k < labels::kBugKinds; ++k) bug_hits[size_t(k)] += t.bug_kinds[v][size_t(k)];
+    }
+  }
+  const float never = logit(0, 1e4);  // a slot the module does not import
+  std::vector<float> import_bias(size_t(kImportSlots), never);
+  start_at(model->imports_out, import_bias);
+  for (size_t s = 0; s < size_t(kImportSlots); ++s)
+    model->imports_local[int64_t(s)] = logit(used[s], in_module[s]) - never;
+  if (!kinds) return;
+  std::vector<float> test_bias, bug_bias;
+  for (double h : test_hits) test_bias.push_back(logit(h, tested));
+  for (double h : bug_hits) bug_bias.push_back(logit(h, analysed));
+  start_at(model->test_kinds_out, test_bias);
+  start_at(model->bug_kinds_out, bug_bias);
+}
 
 torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_t>& nodes) {
   torch::Tensor x = torch::zeros({int64_t(nodes.size()), kImportSlots});
@@ -29,9 +73,8 @@ torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_
   return x;
 }
 
-NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler,
-                        const NodeTargets& t, const std::vector<int32_t>& nodes,
-                        const std::vector<int>& fanouts) {
+NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                        const std::vector<int32_t>& nodes, const std::vector<int>& fanouts) {
   Block block = sampler.sample(nodes, fanouts, /*blind=*/true);
   torch::Tensor z = model->forward_block(in, block, /*blind=*/true);
   std::vector<int64_t> local;
@@ -85,9 +128,8 @@ torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sample
   return loss;
 }
 
-NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler,
-                       const NodeTargets& t, const std::vector<int32_t>& nodes,
-                       const std::vector<int>& fanouts) {
+NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                       const std::vector<int32_t>& nodes, const std::vector<int>& fanouts) {
   torch::NoGradGuard no_grad;
   NodeScores s;
   constexpr size_t kChunk = 1024;
@@ -157,7 +199,8 @@ double f1_at(const Pairs& p, double threshold) {
 double auroc(const Pairs& p) {
   std::vector<size_t> order(p.score.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.score[a] < p.score[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return p.score[a] < p.score[b]; });
   double positives = 0, rank_sum = 0;
   for (size_t i = 0; i < order.size();) {
     size_t j = i;
@@ -210,20 +253,26 @@ void evaluate_node_heads(Sage& model, const GraphData& g, const ModelInputs& in,
   torch::NoGradGuard no_grad;
   model->eval();
   Sampler sampler(in, g.size(), seed ^ 0x40DEull);
-  // Thresholds are chosen on (at most 4,096) training functions, never on held-out ones.
+  // Thresholds are chosen on validation functions: their files trained no head, so their
+  // scores are as confident as test files' (a training function's are more). A head with
+  // no positive there tunes on (at most 4,096) training functions. Test functions never
+  // tune anything.
+  const std::vector<int32_t>& validation = t.validation_nodes;
   std::vector<int32_t> train = t.train_nodes;
   std::mt19937_64 rng(seed);
   std::shuffle(train.begin(), train.end(), rng);
   if (train.size() > 4096) train.resize(4096);
   const std::vector<int32_t>& test = t.test_nodes;
   NodeScores s_train = score_nodes(model, in, sampler, t, train, fanouts);
+  NodeScores s_validation = score_nodes(model, in, sampler, t, validation, fanouts);
   NodeScores s_test = score_nodes(model, in, sampler, t, test, fanouts);
 
   // Imports, against how often each slot is needed by training functions.
   std::vector<float> frequency(kImportSlots, 0.f);
   for (int32_t v : t.train_nodes)
     for (uint16_t s : t.imports[size_t(v)]) frequency[s] += 1;
-  r.imports = at_5(t, test, [&](size_t i, int s) { return s_test.imports[i * kImportSlots + size_t(s)]; });
+  r.imports =
+      at_5(t, test, [&](size_t i, int s) { return s_test.imports[i * kImportSlots + size_t(s)]; });
   r.imports_frequency = at_5(t, test, [&](size_t, int s) { return frequency[size_t(s)]; });
   r.imports_file_frequency = at_5(t, test, [&](size_t i, int s) {
     const auto& f = t.file_imports[size_t(test[i])];
@@ -259,16 +308,26 @@ void evaluate_node_heads(Sage& model, const GraphData& g, const ModelInputs& in,
   auto prior_of = [](const std::vector<float>& prior) {
     return [&prior](size_t, int k) { return prior[size_t(k)]; };
   };
-  r.test_kinds = kind_metrics(pairs_of(train, labels::kTestKinds, tested, test_label, model_test(s_train)),
-                              pairs_of(test, labels::kTestKinds, tested, test_label, model_test(s_test)));
-  r.test_kinds_prior =
-      kind_metrics(pairs_of(train, labels::kTestKinds, tested, test_label, prior_of(test_prior)),
-                   pairs_of(test, labels::kTestKinds, tested, test_label, prior_of(test_prior)));
-  r.bug_kinds = kind_metrics(pairs_of(train, labels::kBugKinds, analysed, bug_label, model_bug(s_train)),
-                             pairs_of(test, labels::kBugKinds, analysed, bug_label, model_bug(s_test)));
-  r.bug_kinds_prior =
-      kind_metrics(pairs_of(train, labels::kBugKinds, analysed, bug_label, prior_of(bug_prior)),
-                   pairs_of(test, labels::kBugKinds, analysed, bug_label, prior_of(bug_prior)));
+  // Scores of one head on the tuning functions: validation ones when they hold a positive.
+  auto tuning = [&](int kinds, auto labelled, auto label, auto model_score, auto prior) {
+    Pairs v = pairs_of(validation, kinds, labelled, label, model_score(s_validation));
+    bool use_validation = std::count(v.label.begin(), v.label.end(), 1) > 0;
+    if (!use_validation) v = pairs_of(train, kinds, labelled, label, model_score(s_train));
+    Pairs p = pairs_of(use_validation ? validation : train, kinds, labelled, label, prior);
+    return std::pair(v, p);
+  };
+  auto [test_tune, test_prior_tune] =
+      tuning(labels::kTestKinds, tested, test_label, model_test, prior_of(test_prior));
+  r.test_kinds = kind_metrics(
+      test_tune, pairs_of(test, labels::kTestKinds, tested, test_label, model_test(s_test)));
+  r.test_kinds_prior = kind_metrics(test_prior_tune, pairs_of(test, labels::kTestKinds, tested,
+                                                              test_label, prior_of(test_prior)));
+  auto [bug_tune, bug_prior_tune] =
+      tuning(labels::kBugKinds, analysed, bug_label, model_bug, prior_of(bug_prior));
+  r.bug_kinds = kind_metrics(
+      bug_tune, pairs_of(test, labels::kBugKinds, analysed, bug_label, model_bug(s_test)));
+  r.bug_kinds_prior = kind_metrics(
+      bug_prior_tune, pairs_of(test, labels::kBugKinds, analysed, bug_label, prior_of(bug_prior)));
 }
 
 }  // namespace yantra::student

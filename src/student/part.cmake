@@ -1,5 +1,5 @@
 # student: the GraphSAGE network. Only model, eval, trainer, student,
-# parameters, online, caching_allocator and node_heads include LibTorch.
+# parameters, online, caching_allocator, node_heads and embedding_cache include LibTorch.
 target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/graph_data.cpp
   ${CMAKE_SOURCE_DIR}/src/student/features.cpp
@@ -13,4 +13,5 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/online.cpp
   ${CMAKE_SOURCE_DIR}/src/student/caching_allocator.cpp
   ${CMAKE_SOURCE_DIR}/src/student/targets.cpp
-  ${CMAKE_SOURCE_DIR}/src/student/node_heads.cpp)
+  ${CMAKE_SOURCE_DIR}/src/student/node_heads.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/embedding_cache.cpp)

@@ -50,9 +50,11 @@ struct Student::Impl {
   Sage model{nullptr};
   ModelInputs inputs;
   std::unique_ptr<Sampler> sampler;
-  torch::Tensor z;  // full-graph embeddings of every node: the candidates' side
+  torch::Tensor z;                      // full-graph embeddings of every node: the candidates' side
   std::vector<std::string> vocabulary;  // the checkpoint's import slots
   NodeTargets targets;                  // import slots of each node's module
+  std::optional<NumericScale> scale;    // the training graph's (none in older checkpoints)
+  EmbeddingRefresh refresh;
   explicit Impl(const GraphData& g) : graph(g) {}
 };
 
@@ -74,18 +76,33 @@ Result<Student> Student::load(const std::string& path, const GraphData& graph) {
     if (impl->meta.value("format", 1) < 2)
       return Error::in(path, "a checkpoint from before the node heads; run `yantra train` again");
     impl->vocabulary = impl->meta.at("labels").at("imports").get<std::vector<std::string>>();
+    if (impl->meta.contains("numeric_scale")) {
+      const auto& scale = impl->meta["numeric_scale"];
+      impl->scale = NumericScale{scale.at("mean"), scale.at("sd")};
+    }
   } catch (const std::exception& e) {
     return Error::in(path, std::string("unreadable checkpoint header: ") + e.what());
   }
   impl->model = Sage(impl->options.hidden, impl->options.layers, impl->options.dropout);
   if (auto ok = load_checkpoint(impl->model, path); !ok) return ok.error();
   impl->model->eval();
-  impl->inputs = build_inputs(graph, {});
+  impl->inputs = build_inputs(graph, {}, impl->scale ? &*impl->scale : nullptr);
   impl->sampler = std::make_unique<Sampler>(impl->inputs, graph.size(), impl->options.seed);
   impl->targets = build_targets(graph, nullptr, &impl->vocabulary, impl->options.seed);
-  torch::NoGradGuard no_grad;
-  impl->z = impl->model->forward_full(impl->inputs, graph.size());
+  auto z = cached_embeddings(impl->model, graph, impl->inputs, path, &impl->refresh);
+  if (!z) return z.error();
+  impl->z = std::move(*z);
   return Student(std::move(impl));
+}
+
+const EmbeddingRefresh& Student::embeddings() const {
+  return impl_->refresh;
+}
+
+Result<EmbeddingRefresh> refresh_embeddings(const std::string& checkpoint, const GraphData& graph) {
+  auto student = Student::load(checkpoint, graph);
+  if (!student) return student.error();
+  return student->embeddings();
 }
 
 Result<Prediction> Student::predict(int32_t node, size_t top_k) {
@@ -105,31 +122,34 @@ Result<Prediction> Student::predict(int32_t node, size_t top_k) {
     pair_features(s.graph, s.inputs, node, candidates[k], &pairs[k * kPairFeatures]);
   std::vector<int64_t> index(candidates.begin(), candidates.end());
   torch::Tensor zv = s.z.index_select(0, torch::tensor(index, torch::kLong));
-  torch::Tensor p = torch::from_blob(pairs.data(), {int64_t(candidates.size()), kPairFeatures},
-                                     torch::kFloat);
+  torch::Tensor p =
+      torch::from_blob(pairs.data(), {int64_t(candidates.size()), kPairFeatures}, torch::kFloat);
   torch::Tensor prob = torch::sigmoid(s.model->link_logits(zu.unsqueeze(0).expand_as(zv), zv, p));
   auto [values, order] = prob.topk(int64_t(std::min(top_k, candidates.size())));
   Prediction out;
   out.qname = s.graph.qname[node];
   for (int64_t i = 0; i < values.size(0); ++i)
-    out.calls.push_back({s.graph.qname[candidates[order[i].item<int64_t>()]],
-                         values[i].item<double>()});
+    out.calls.push_back(
+        {s.graph.qname[candidates[order[i].item<int64_t>()]], values[i].item<double>()});
   // The node heads see the function blind, as they were trained and measured.
-  NodeScores heads = score_nodes(s.model, s.inputs, *s.sampler, s.targets, {node},
-                                 s.options.infer_fanouts);
+  NodeScores heads =
+      score_nodes(s.model, s.inputs, *s.sampler, s.targets, {node}, s.options.infer_fanouts);
   auto ranked = [&](const std::vector<float>& p, auto name_of, size_t n, size_t k) {
     std::vector<Scored> out;
     for (size_t i = 0; i < n; ++i) out.push_back({std::string(name_of(i)), double(p[i])});
-    std::stable_sort(out.begin(), out.end(), [](const Scored& a, const Scored& b) { return a.p > b.p; });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Scored& a, const Scored& b) { return a.p > b.p; });
     if (out.size() > k) out.resize(k);
     return out;
   };
-  out.imports = ranked(heads.imports, [&](size_t i) { return s.vocabulary[i]; },
-                       s.vocabulary.size(), top_k);
-  out.test_kinds = ranked(heads.test_kinds, [](size_t i) { return labels::kTestKindNames[i]; },
-                          labels::kTestKinds, labels::kTestKinds);
-  out.bug_kinds = ranked(heads.bug_kinds, [](size_t i) { return labels::kBugKindNames[i]; },
-                         labels::kBugKinds, labels::kBugKinds);
+  out.imports = ranked(
+      heads.imports, [&](size_t i) { return s.vocabulary[i]; }, s.vocabulary.size(), top_k);
+  out.test_kinds = ranked(
+      heads.test_kinds, [](size_t i) { return labels::kTestKindNames[i]; }, labels::kTestKinds,
+      labels::kTestKinds);
+  out.bug_kinds = ranked(
+      heads.bug_kinds, [](size_t i) { return labels::kBugKindNames[i]; }, labels::kBugKinds,
+      labels::kBugKinds);
   out.seconds = monotonic_seconds() - start;
   return out;
 }
@@ -140,13 +160,14 @@ Result<EvalReport> Student::evaluate(uint64_t seed, const labels::LabelReport* l
   Impl& s = *impl_;
   if (auto ok = check_split(s.meta.dump(), s.graph); !ok) return ok.error();
   Split split = make_split(s.graph, s.options.seed);
-  ModelInputs held_out = build_inputs(s.graph, split.hidden);
+  ModelInputs held_out = build_inputs(s.graph, split.hidden, s.scale ? &*s.scale : nullptr);
   NodeTargets targets = build_targets(s.graph, labels, &s.vocabulary, s.options.seed);
-  return evaluate_split(s.model, s.graph, held_out, split, seed, &targets,
-                        s.options.infer_fanouts);
+  return evaluate_split(s.model, s.graph, held_out, split, seed, &targets, s.options.infer_fanouts);
 }
 
-std::string Student::describe() const { return impl_->meta.dump(); }
+std::string Student::describe() const {
+  return impl_->meta.dump();
+}
 
 // The split a checkpoint was trained with; a changed graph would leak test calls.
 Result<void> check_split(const std::string& meta_text, const GraphData& graph) {
@@ -163,13 +184,15 @@ Result<void> check_split(const std::string& meta_text, const GraphData& graph) {
 
 double bernoulli_distillation(const std::vector<float>& student_logits,
                               const std::vector<float>& teacher_probs, double temperature) {
-  auto s = torch::tensor(student_logits).unsqueeze(0), t = torch::tensor(teacher_probs).unsqueeze(0);
+  auto s = torch::tensor(student_logits).unsqueeze(0),
+       t = torch::tensor(teacher_probs).unsqueeze(0);
   return bernoulli_kl(s, t, temperature).item<double>();
 }
 
 double softmax_distillation(const std::vector<float>& student_logits,
                             const std::vector<float>& teacher_probs, double temperature) {
-  auto s = torch::tensor(student_logits).unsqueeze(0), t = torch::tensor(teacher_probs).unsqueeze(0);
+  auto s = torch::tensor(student_logits).unsqueeze(0),
+       t = torch::tensor(teacher_probs).unsqueeze(0);
   return softmax_kl(s, t, temperature).item<double>();
 }
 

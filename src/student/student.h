@@ -67,8 +67,16 @@ constexpr int kNumericFeatures = 19;
 constexpr int kPairFeatures = 7;
 constexpr int kTokenBuckets = 1 << 13;
 
+// How raw counts become inputs: per numeric feature, (x - mean) / sd. A checkpoint keeps
+// its training graph's, so a model reads every graph, and every later version of its own
+// graph, the same way (and a node's input changes only when the node does).
+struct NumericScale {
+  std::array<float, kNumericFeatures> mean{}, sd{};
+};
+
 // What the model reads for one graph, given which call pairs are hidden from it.
 struct ModelInputs {
+  NumericScale scale;
   std::vector<int64_t> tokens;   // EmbeddingBag indices, all nodes back to back
   std::vector<int64_t> offsets;  // where each node's tokens start (size n)
   std::vector<int64_t> own_end;  // where its own tokens end and its callees' begin
@@ -79,7 +87,8 @@ struct ModelInputs {
   std::array<Csr, kRelations> relations;
   std::vector<float> call_in_degree;  // visible calls into each node
   // Visible calls and imports between files, for pair features.
-  std::vector<std::vector<std::pair<int32_t, float>>> file_calls;  // by caller file: (callee file, log1p n)
+  std::vector<std::vector<std::pair<int32_t, float>>>
+      file_calls;                                  // by caller file: (callee file, log1p n)
   std::vector<std::vector<int32_t>> file_imports;  // by importing file: imported files, sorted
   std::vector<std::vector<int32_t>> neighbours;    // undirected visible neighbours, sorted
 };
@@ -89,10 +98,11 @@ struct ModelInputs {
 constexpr int kInputWidth = 64;
 
 // `hidden_calls[i]` hides graph.calls_resolved[i] from features and message passing.
-ModelInputs build_inputs(const GraphData& graph, const std::vector<bool>& hidden_calls);
+// `scale`: standardise with it; null: measure this graph's.
+ModelInputs build_inputs(const GraphData& graph, const std::vector<bool>& hidden_calls,
+                         const NumericScale* scale = nullptr);
 // Structural facts about a (caller, candidate callee) pair: kPairFeatures floats.
-void pair_features(const GraphData& graph, const ModelInputs& in, int32_t u, int32_t v,
-                   float* out);
+void pair_features(const GraphData& graph, const ModelInputs& in, int32_t u, int32_t v, float* out);
 // Sub-tokens of an identifier: snake_case, camelCase and dotted parts, lower-cased.
 std::vector<std::string> sub_tokens(std::string_view identifier);
 
@@ -108,10 +118,10 @@ std::vector<float> text_embedding(std::string_view name, const std::vector<std::
 // and for each node reached before the last hop, up to fanout[hop] sampled in-neighbours
 // per relation pool. Layer l of L computes nodes with hop <= L - l.
 struct Block {
-  std::vector<int32_t> nodes;       // global ids
-  std::vector<int64_t> hop_end;     // nodes[0, hop_end[h]) have hop <= h; size L + 1
-  std::vector<int32_t> edge_dst;    // local ids, sorted ascending
-  std::vector<int32_t> edge_src;    // local ids
+  std::vector<int32_t> nodes;     // global ids
+  std::vector<int64_t> hop_end;   // nodes[0, hop_end[h]) have hop <= h; size L + 1
+  std::vector<int32_t> edge_dst;  // local ids, sorted ascending
+  std::vector<int32_t> edge_src;  // local ids
   std::vector<uint8_t> edge_rel;
 };
 
@@ -134,19 +144,20 @@ class Sampler {
 };
 
 // What the node heads learn, per graph node, and the seeded files held out to measure
-// them: 10 % for testing, 5 % for early stopping (targets.cpp). Import labels come from the graph: the module's imports
-// that the function's calls go through. Test and bug kinds come from the labels part.
+// them: 10 % for testing, 5 % for early stopping (targets.cpp). Import labels come from the graph:
+// the module's imports that the function's calls go through. Test and bug kinds come from the
+// labels part.
 constexpr int kImportSlots = 512;  // import head width: the most imported targets
 struct NodeTargets {
-  std::vector<std::string> vocabulary;             // import slot -> the target's qname
-  std::vector<std::vector<uint16_t>> imports;      // slots a function relies on
-  std::vector<std::vector<uint16_t>> file_imports; // slots its module imports (an input)
-  std::vector<uint8_t> has_imports;                // a function or method in a module
-  std::vector<uint32_t> test_kinds;                // bit per labels::TestKind
-  std::vector<uint8_t> tested;                     // test_kinds is a label
-  std::vector<std::array<float, labels::kBugKinds>> bug_kinds;  // teacher probabilities
-  std::vector<uint8_t> analysed;                   // bug_kinds is a label
-  std::vector<bool> held_out;                      // in a test or validation file
+  std::vector<std::string> vocabulary;              // import slot -> the target's qname
+  std::vector<std::vector<uint16_t>> imports;       // slots a function relies on
+  std::vector<std::vector<uint16_t>> file_imports;  // slots its module imports (an input)
+  std::vector<uint8_t> has_imports;                 // a function or method in a module
+  std::vector<uint32_t> test_kinds;                 // bit per labels::TestKind
+  std::vector<uint8_t> tested;                      // test_kinds is a label
+  std::vector<std::array<float, labels::kBugKinds>> bug_kinds;     // teacher probabilities
+  std::vector<uint8_t> analysed;                                   // bug_kinds is a label
+  std::vector<bool> held_out;                                      // in a test or validation file
   std::vector<int32_t> train_nodes, validation_nodes, test_nodes;  // labelled by some head
 };
 // `vocabulary`: a checkpoint's import slots (null: the graph's kImportSlots most imported).
@@ -166,7 +177,10 @@ struct StudentOptions {
   double lr = 0.005;
   double temperature = 3.0;  // distillation temperature
   double alpha = 0.5;        // weight of the distillation term where soft labels exist
-  int node_batch = 1024;  // labelled functions per step for the node heads (at most)
+  int node_batch = 1024;     // labelled functions per step for the node heads (at most)
+  // A small repository passes over its calls several times an epoch: with a step or two
+  // per epoch, early stopping would judge heads that have barely moved.
+  int min_steps_per_epoch = 40;
   uint64_t seed = 0;
   int threads = 2;
   int keep_checkpoints = 3;
@@ -221,6 +235,28 @@ struct Prediction {
   double seconds = 0;
 };
 
+// ---- Full-graph embeddings, cached beside the checkpoint (embedding_cache.cpp) ----
+//
+//   auto r = refresh_embeddings("repo/.yantra/student/model.pt", graph).take();
+//   printf("%zu of %zu embeddings recomputed\n", r.recomputed, r.nodes);
+//
+// Every node's embedding over its whole neighbourhood (the callee side of next-call
+// prediction) is kept in embeddings.bin beside the checkpoint, with a fingerprint of what
+// each node reads: its inputs and who sends it messages. A refresh recomputes only nodes
+// within `layers` hops of a node whose fingerprint changed, so `yantra index` keeps the
+// cache fresh after an edit at the cost of the edit, and loading the student is a read.
+struct EmbeddingRefresh {
+  size_t nodes = 0;        // in the graph
+  size_t changed = 0;      // whose fingerprint differs from the cache's (or have none)
+  size_t recomputed = 0;   // changed ones and those within reach of them
+  bool full = false;       // the whole graph was recomputed (most of it was in reach)
+  std::string cache_note;  // why the cache was rebuilt or not saved; "" when all went well
+  double seconds = 0;
+};
+std::string embedding_cache_path(const std::string& checkpoint);
+// Loads the checkpoint for `graph` and brings its embedding cache up to date.
+Result<EmbeddingRefresh> refresh_embeddings(const std::string& checkpoint, const GraphData& graph);
+
 class Student {
  public:
   // A checkpoint written by train_student, for the graph it will answer about.
@@ -232,7 +268,8 @@ class Student {
   // of sage_ref.py); an error if the graph's calls changed since, as test calls would leak.
   // `labels`: the test and bug kinds to score those heads against (null: imports only).
   Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels = nullptr);
-  std::string describe() const;        // version, options and metrics stored with the weights
+  std::string describe() const;  // version, options and metrics stored with the weights
+  const EmbeddingRefresh& embeddings() const;  // how load() got the full-graph embeddings
 
  private:
   struct Impl;
@@ -266,8 +303,8 @@ double softmax_distillation(const std::vector<float>& student_logits,
 // included, is written atomically every `checkpoint_every` observations.
 constexpr int kSourceBuckets = 16;
 constexpr int kPassFeatures = kTextEmbeddingDim + kSourceBuckets;
-std::vector<float> pass_features(const std::vector<float>& request_embedding,
-                                 std::string_view tier, std::string_view model);
+std::vector<float> pass_features(const std::vector<float>& request_embedding, std::string_view tier,
+                                 std::string_view model);
 
 struct OnlineOptions {
   int hidden = 64;

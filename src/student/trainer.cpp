@@ -19,6 +19,29 @@ namespace {
 constexpr int kFormatVersion = 2;  // 2: node heads and their label sets
 constexpr size_t kValidationQueries = 2000;
 
+// Hands out a shuffled sequence in slices, reshuffling each time it wraps around.
+template <typename T>
+class Cycle {
+ public:
+  Cycle(std::vector<T> items, std::mt19937_64& rng)
+      : items_(std::move(items)), rng_(rng), at_(items_.size()) {}
+  std::vector<T> next(size_t count) {
+    std::vector<T> out;
+    while (out.size() < count && !items_.empty()) {
+      if (at_ == items_.size()) std::shuffle(items_.begin(), items_.end(), rng_), at_ = 0;
+      size_t take = std::min(count - out.size(), items_.size() - at_);
+      out.insert(out.end(), items_.begin() + long(at_), items_.begin() + long(at_ + take));
+      at_ += take;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<T> items_;
+  std::mt19937_64& rng_;
+  size_t at_;  // == size: shuffle before the next slice
+};
+
 class Negatives {
  public:
   Negatives(const GraphData& g, uint64_t seed) : rng_(seed ^ 0xA5A5ull) {
@@ -41,12 +64,19 @@ class Negatives {
 };
 
 nlohmann::json options_json(const StudentOptions& o) {
-  return {{"hidden", o.hidden},        {"layers", o.layers},
-          {"dropout", o.dropout},      {"train_fanouts", o.train_fanouts},
-          {"infer_fanouts", o.infer_fanouts}, {"batch_edges", o.batch_edges},
-          {"negatives", o.negatives},  {"epochs", o.epochs},
-          {"lr", o.lr},                {"temperature", o.temperature},
-          {"alpha", o.alpha},          {"seed", o.seed},
+  return {{"hidden", o.hidden},
+          {"layers", o.layers},
+          {"dropout", o.dropout},
+          {"train_fanouts", o.train_fanouts},
+          {"infer_fanouts", o.infer_fanouts},
+          {"batch_edges", o.batch_edges},
+          {"negatives", o.negatives},
+          {"epochs", o.epochs},
+          {"lr", o.lr},
+          {"temperature", o.temperature},
+          {"alpha", o.alpha},
+          {"seed", o.seed},
+          {"min_steps_per_epoch", o.min_steps_per_epoch},
           {"init_from", o.init_from}};
 }
 
@@ -55,10 +85,10 @@ nlohmann::json rank_json(const RankMetrics& m) {
 }
 
 // One optimisation step on a batch of visible calls; returns the loss.
-double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g,
-                  const ModelInputs& in, Sampler& sampler, Negatives& negatives,
-                  const StudentOptions& o, const std::vector<size_t>& calls,
-                  const NodeTargets& targets, const std::vector<int32_t>& nodes) {
+double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g, const ModelInputs& in,
+                  Sampler& sampler, Negatives& negatives, const StudentOptions& o,
+                  const std::vector<size_t>& calls, const NodeTargets& targets,
+                  const std::vector<int32_t>& nodes) {
   std::vector<int32_t> seeds, pair_u, pair_v;
   std::vector<float> target;
   for (size_t c : calls) {
@@ -80,13 +110,14 @@ double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g,
     pair_features(g, in, pair_u[i], pair_v[i], &pairs[i * kPairFeatures]);
   }
   torch::Tensor z = model->forward_block(in, block);
-  torch::Tensor p = torch::from_blob(pairs.data(), {int64_t(pair_u.size()), kPairFeatures},
-                                     torch::kFloat);
+  torch::Tensor p =
+      torch::from_blob(pairs.data(), {int64_t(pair_u.size()), kPairFeatures}, torch::kFloat);
   torch::Tensor logits = model->link_logits(z.index_select(0, torch::tensor(lu)),
                                             z.index_select(0, torch::tensor(lv)), p);
   torch::Tensor y = torch::tensor(target);
   // Positives and negatives weigh the same, whatever the number of negatives.
-  torch::Tensor w = torch::where(y > 0.5, torch::full_like(y, float(o.negatives)), torch::ones_like(y));
+  torch::Tensor w =
+      torch::where(y > 0.5, torch::full_like(y, float(o.negatives)), torch::ones_like(y));
   torch::Tensor loss =
       torch::binary_cross_entropy_with_logits(logits, y, w) * 2.0 / double(o.negatives + 1);
   if (!nodes.empty()) loss = loss + node_head_loss(model, in, sampler, targets, nodes, o);
@@ -109,11 +140,15 @@ double validation_mrr(Sage& model, const GraphData& g, const ModelInputs& in,
 }
 
 nlohmann::json set_json(const SetMetrics& m) {
-  return {{"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
+  return {
+      {"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
 }
 nlohmann::json kind_json(const KindMetrics& m) {
-  return {{"micro_f1", m.micro_f1}, {"auroc", m.auroc}, {"threshold", m.threshold},
-          {"functions", m.functions}, {"positives", m.positives}};
+  return {{"micro_f1", m.micro_f1},
+          {"auroc", m.auroc},
+          {"threshold", m.threshold},
+          {"functions", m.functions},
+          {"positives", m.positives}};
 }
 
 // The node heads' loss on (at most 2,048) functions of validation files.
@@ -130,23 +165,30 @@ double validation_node_loss(Sage& model, const ModelInputs& in, Sampler& sampler
 }
 
 std::string checkpoint_meta(const StudentOptions& o, const Split& split, const TrainReport& r,
-                            const NodeTargets& targets, int epoch, bool with_eval) {
-  nlohmann::json j = {{"format", kFormatVersion},
-                      {"yantra", "0.1.0"},
-                      {"epoch", epoch},
-                      {"options", options_json(o)},
-                      {"split", {{"seed", o.seed}, {"fingerprint", std::to_string(split.fingerprint)}}},
-                      {"train_calls", split.train.size()},
-                      {"heads", {{"next_call", "link prediction over functions, methods, classes"},
-                                 {"imports", "multi-label over the import slots, blind"},
-                                 {"test_kinds", "multi-label, blind"},
-                                 {"bug_kinds", "multi-label, distilled from pyflakes/pylint, blind"}}},
-                      {"labels", {{"imports", targets.vocabulary},
-                                  {"test_kinds", labels::kTestKindNames},
-                                  {"bug_kinds", labels::kBugKindNames}}}};
+                            const NodeTargets& targets, const NumericScale& scale, int epoch,
+                            bool with_eval) {
+  nlohmann::json j = {
+      {"format", kFormatVersion},
+      {"yantra", "0.1.0"},
+      {"epoch", epoch},
+      {"options", options_json(o)},
+      {"split", {{"seed", o.seed}, {"fingerprint", std::to_string(split.fingerprint)}}},
+      {"train_calls", split.train.size()},
+      {"heads",
+       {{"next_call", "link prediction over functions, methods, classes"},
+        {"imports", "multi-label over the import slots, blind"},
+        {"test_kinds", "multi-label, blind"},
+        {"bug_kinds", "multi-label, distilled from pyflakes/pylint, blind"}}},
+      {"labels",
+       {{"imports", targets.vocabulary},
+        {"test_kinds", labels::kTestKindNames},
+        {"bug_kinds", labels::kBugKindNames}}},
+      {"numeric_scale", {{"mean", scale.mean}, {"sd", scale.sd}}}};
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochStats& e : r.epochs)
-    epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"seconds", e.seconds},
+    epochs.push_back({{"epoch", e.epoch},
+                      {"loss", e.loss},
+                      {"seconds", e.seconds},
                       {"validation_mrr", e.validation_mrr},
                       {"validation_node_loss", e.validation_node_loss}});
   j["epochs"] = epochs;
@@ -224,6 +266,7 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   Sage model(o.hidden, o.layers, o.dropout);
   if (!o.init_from.empty())
     if (auto ok = load_checkpoint(model, o.init_from); !ok) return ok.error();
+  init_node_heads_from_priors(model, targets, /*kinds=*/o.init_from.empty());
   for (const auto& p : model->parameters()) report.parameters += uint64_t(p.numel());
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(o.lr));
   Sampler sampler(in, g.size(), o.seed);
@@ -236,22 +279,20 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   double best = -std::numeric_limits<double>::infinity();
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     double start = monotonic_seconds(), loss_sum = 0;
-    std::vector<size_t> order = split.train;
-    std::shuffle(order.begin(), order.end(), rng);
-    size_t batches = (order.size() + size_t(o.batch_edges) - 1) / size_t(o.batch_edges);
-    // The labelled functions, spread over the epoch's steps (one pass when they fit).
-    std::vector<int32_t> node_order = targets.train_nodes;
-    std::shuffle(node_order.begin(), node_order.end(), rng);
-    size_t per_step = std::min(size_t(o.node_batch), (node_order.size() + batches - 1) / batches);
+    // At least min_steps_per_epoch steps: a small repository's calls go round again.
+    const size_t n_calls = split.train.size();
+    size_t batches = std::max((n_calls + size_t(o.batch_edges) - 1) / size_t(o.batch_edges),
+                              size_t(std::max(1, o.min_steps_per_epoch)));
+    size_t per_batch = std::min(n_calls, size_t(o.batch_edges));
+    Cycle<size_t> calls_of(split.train, rng);
+    Cycle<int32_t> nodes_of(targets.train_nodes, rng);
+    size_t per_step = std::min(targets.train_nodes.size(), size_t(o.node_batch));
     Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                  o.progress ? batches : 0);
     model->train();
     for (size_t b = 0; b < batches; ++b) {
-      size_t from = b * size_t(o.batch_edges), to = std::min(order.size(), from + size_t(o.batch_edges));
-      std::vector<size_t> calls(order.begin() + long(from), order.begin() + long(to));
-      size_t nf = std::min(node_order.size(), b * per_step);
-      size_t nt = std::min(node_order.size(), nf + per_step);
-      std::vector<int32_t> nodes(node_order.begin() + long(nf), node_order.begin() + long(nt));
+      std::vector<size_t> calls = calls_of.next(per_batch);
+      std::vector<int32_t> nodes = nodes_of.next(per_step);
       loss_sum += train_step(model, opt, g, in, sampler, negatives, o, calls, targets, nodes);
       bar.advance();
     }
@@ -261,11 +302,11 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
     stats.validation_node_loss = validation_node_loss(model, in, sampler, targets, o);
     report.epochs.push_back(stats);
     if (o.progress)
-      fprintf(stderr, "epoch %d: loss %.4f, validation MRR %.4f, node heads %.4f, %.1f s\n",
-              epoch, stats.loss, stats.validation_mrr, stats.validation_node_loss, stats.seconds);
+      fprintf(stderr, "epoch %d: loss %.4f, validation MRR %.4f, node heads %.4f, %.1f s\n", epoch,
+              stats.loss, stats.validation_mrr, stats.validation_node_loss, stats.seconds);
     char name[32];
     snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
-    std::string meta = checkpoint_meta(o, split, report, targets, epoch, false);
+    std::string meta = checkpoint_meta(o, split, report, targets, in.scale, epoch, false);
     if (auto ok = save_checkpoint(model, meta, out_dir + "/checkpoints/" + name); !ok)
       return ok.error();
     rotate(out_dir + "/checkpoints", o.keep_checkpoints);
@@ -282,9 +323,12 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
   report.eval = evaluate_split(model, g, in, split, o.seed, &targets, o.infer_fanouts);
   report.checkpoint = best_path;
   if (auto ok = save_checkpoint(
-          model, checkpoint_meta(o, split, report, targets, report.best_epoch, true), best_path);
+          model, checkpoint_meta(o, split, report, targets, in.scale, report.best_epoch, true),
+          best_path);
       !ok)
     return ok.error();
+  // The candidates' side of every later `predict`, computed once now.
+  if (auto cache = refresh_embeddings(best_path, g); !cache) return cache.error();
   return report;
 }
 

@@ -162,6 +162,7 @@ Repo& repo() {
     student::StudentOptions o;
     o.hidden = 32, o.layers = 2, o.train_fanouts = o.infer_fanouts = {4, 2};
     o.epochs = 2, o.batch_edges = 256, o.progress = false;
+    o.min_steps_per_epoch = 1;
     auto trained = student::train_student(g, o, (r.store / "student").string());
     if (!trained) {
       r.error = trained.error().message;
@@ -362,6 +363,7 @@ TEST_F(CrowdClientTest, DeltaOfAModelTrainedFromTheInstalledMaster) {
   student::StudentOptions o;
   o.hidden = 32, o.layers = 2, o.train_fanouts = o.infer_fanouts = {4, 2};
   o.epochs = 1, o.batch_edges = 256, o.progress = false, o.lr = 0.05;
+  o.min_steps_per_epoch = 1;
   o.init_from = local.master_checkpoint();
   ASSERT_TRUE(student::train_student(g, o, (repo().store / "student").string()).ok());
   Ran push = crowd_cmd("push --delta --clip 0.5");
@@ -438,6 +440,7 @@ TEST_F(CrowdClientTest, TwoClientsAndTheRealServerEndToEnd) {
     student::StudentOptions t;
     t.hidden = 32, t.layers = 2, t.train_fanouts = t.infer_fanouts = {4, 2};
     t.epochs = 1, t.batch_edges = 256, t.progress = false, t.seed = who == 'a' ? 1 : 2;
+    t.min_steps_per_epoch = 1;
     t.init_from = (store_of(who) / "crowd" / "master.pt").string();
     ASSERT_TRUE(student::train_student(g, t, (store_of(who) / "student").string()).ok());
     Ran push = cmd(who, "push --delta");

@@ -12,6 +12,7 @@ namespace {
 StudentOptions small_options(uint64_t seed, int epochs) {
   StudentOptions o;
   o.hidden = 32, o.epochs = epochs, o.patience = epochs, o.batch_edges = 64, o.progress = false;
+  o.min_steps_per_epoch = 1;
   o.train_fanouts = o.infer_fanouts = {4, 2, 1};
   o.seed = seed;
   return o;

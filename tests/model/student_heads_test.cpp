@@ -61,6 +61,7 @@ TEST(StudentHeads, BlindHeadsBeatFrequencyAndPriorsOnHeldOutFiles) {
   labels::LabelReport found = name_rule_labels(g);
   StudentOptions o;
   o.hidden = 32, o.epochs = 40, o.patience = 40, o.batch_edges = 16, o.progress = false;
+  o.min_steps_per_epoch = 1;
   o.train_fanouts = o.infer_fanouts = {4, 2, 1};
   TrainReport r = train_student(g, o, (store.path / "student").string(), &found).take();
   const EvalReport& e = r.eval;

@@ -23,6 +23,7 @@ TEST(StudentModel, ToyTaskTrainsBelowLossThresholdWithinCap) {
   ASSERT_GE(g.calls_resolved.size(), 200u);
   StudentOptions o;
   o.hidden = 32, o.epochs = 30, o.patience = 30, o.batch_edges = 64, o.progress = false;
+  o.min_steps_per_epoch = 1;  // the cap counts passes over the calls
   o.train_fanouts = o.infer_fanouts = {4, 2, 1};
   TrainReport r = train_student(g, o, (store.path / "student").string()).take();
   ASSERT_FALSE(r.epochs.empty());
