@@ -1,5 +1,6 @@
 // Crowd masters on the user's machine: staged, checked against the user's own held-out
 // calls, installed by rename, and rolled back from a kept copy of what they replaced.
+#include <algorithm>
 #include <filesystem>
 
 #include "crowd/crowd.h"
@@ -218,6 +219,8 @@ Result<LocalDelta> local_delta(const LocalModels& local, const SignedManifest& i
   if (!mine) return mine.error();
   auto delta = subtract(*mine, *base);
   if (!delta) return delta.error();
+  for (auto& [name, tensor] : *delta)
+    if (student::repository_specific(name)) std::fill(tensor.values.begin(), tensor.values.end(), 0.f);
   LocalDelta out;
   out.norm_before_clip = l2_norm(*delta);
   if (out.norm_before_clip == 0)

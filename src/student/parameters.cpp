@@ -76,4 +76,8 @@ Result<void> write_parameters(const std::string& checkpoint, const Parameters& p
   return save_checkpoint(*model, meta, out);
 }
 
+bool repository_specific(std::string_view parameter) {
+  return parameter.starts_with("imports_out.") || parameter == "imports_local";
+}
+
 }  // namespace yantra::student

@@ -361,6 +361,10 @@ struct ParameterTensor {
 };
 using Parameters = std::map<std::string, ParameterTensor>;
 Result<Parameters> read_parameters(const std::string& checkpoint);
+// Parameters whose meaning belongs to one repository (the import head's slots name its
+// imports): crowd learning never sends or averages them, and training from a crowd master
+// starts them from the local repository's priors.
+bool repository_specific(std::string_view parameter);
 // Writes `out` (atomically): the checkpoint with every parameter replaced by the one of the
 // same name in `params`. A missing name or a shape that differs is an error, nothing written.
 Result<void> write_parameters(const std::string& checkpoint, const Parameters& params,

@@ -3,6 +3,7 @@
 // master, which the real server never would). The student is trained for real on Debian's
 // Python `email` package, and the real `yantra` binary runs join, status, push, update and
 // rollback against the server.
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/wait.h>
@@ -375,6 +376,13 @@ TEST_F(CrowdClientTest, DeltaOfAModelTrainedFromTheInstalledMaster) {
     crowd::Weights d = crowd::decode(server_.deltas[0].body, "delta").take();
     EXPECT_LE(crowd::l2_norm(d), 0.5 + 1e-4);
     EXPECT_GT(crowd::l2_norm(d), 0.0);
+    // Import slots name this repository's imports: they never leave it.
+    for (const char* own : {"imports_out.weight", "imports_out.bias", "imports_local"}) {
+      ASSERT_TRUE(d.count(own)) << own;
+      for (float v : d.at(own).values) ASSERT_EQ(v, 0.f) << own;
+    }
+    const auto& shared = d.at("conv0.weight").values;
+    EXPECT_TRUE(std::any_of(shared.begin(), shared.end(), [](float v) { return v != 0.f; }));
   });
 }
 
