@@ -245,6 +245,9 @@ Handler declare_train(CLI::App& app) {
   app.add_option("--node-batch", o.node_batch,
                  "labelled functions per step for the import, test-kind and bug-kind heads")
       ->envname("YANTRA_NODE_BATCH");
+  app.add_flag("--curriculum,!--no-curriculum", o.curriculum,
+               "first epoch: the node heads meet functions whose teachers are surest first")
+      ->envname("YANTRA_CURRICULUM");
   app.add_option("--epochs", o.epochs, "maximum epochs (early stopping may end sooner)")
       ->envname("YANTRA_EPOCHS");
   app.add_option("--lr", o.lr, "Adam learning rate")->envname("YANTRA_LR");

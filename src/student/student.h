@@ -163,6 +163,13 @@ struct NodeTargets {
 // `vocabulary`: a checkpoint's import slots (null: the graph's kImportSlots most imported).
 NodeTargets build_targets(const GraphData& graph, const labels::LabelReport* labels,
                           const std::vector<std::string>* vocabulary, uint64_t seed);
+// How sure the teachers are of a function's labels, in [0, 1]: the analysers' soft bug
+// labels by their mean distance from a coin toss (|2p - 1|); labels read off the graph and
+// the tests are certain (1).
+double teacher_confidence(const NodeTargets& targets, int32_t node);
+// The training functions for a curriculum's first pass, easy to hard: most confident
+// teachers first; equally confident ones in seeded random order.
+std::vector<int32_t> curriculum_order(const NodeTargets& targets, uint64_t seed);
 
 struct StudentOptions {
   int hidden = 256;
@@ -181,6 +188,9 @@ struct StudentOptions {
   // A small repository passes over its calls several times an epoch: with a step or two
   // per epoch, early stopping would judge heads that have barely moved.
   int min_steps_per_epoch = 40;
+  // The first epoch meets the node heads' functions easy to hard (curriculum_order); later
+  // epochs in random order.
+  bool curriculum = true;
   uint64_t seed = 0;
   int threads = 2;
   int keep_checkpoints = 3;

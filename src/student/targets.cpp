@@ -2,6 +2,7 @@
 // the graph), the kinds of test its tests exercise and the kinds of bug the analysers
 // found (from the labels part), and which files are held out to measure them.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <unordered_map>
@@ -134,6 +135,29 @@ NodeTargets build_targets(const GraphData& g, const labels::LabelReport* found,
         .push_back(int32_t(i));
   }
   return t;
+}
+
+double teacher_confidence(const NodeTargets& t, int32_t node) {
+  if (!t.analysed[size_t(node)]) return 1.0;
+  double sum = 0;
+  for (float p : t.bug_kinds[size_t(node)]) sum += std::abs(2.0 * p - 1.0);
+  return sum / double(labels::kBugKinds);
+}
+
+std::vector<int32_t> curriculum_order(const NodeTargets& t, uint64_t seed) {
+  std::vector<int32_t> order = t.train_nodes;
+  std::mt19937_64 rng(seed ^ 0xC0441Cull);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<double> confidence(order.size());
+  for (size_t i = 0; i < order.size(); ++i) confidence[i] = teacher_confidence(t, order[i]);
+  std::vector<size_t> index(order.size());
+  std::iota(index.begin(), index.end(), 0);
+  std::stable_sort(index.begin(), index.end(),
+                   [&](size_t a, size_t b) { return confidence[a] > confidence[b]; });
+  std::vector<int32_t> out;
+  out.reserve(order.size());
+  for (size_t i : index) out.push_back(order[i]);
+  return out;
 }
 
 }  // namespace yantra::student

@@ -23,8 +23,9 @@ constexpr size_t kValidationQueries = 2000;
 template <typename T>
 class Cycle {
  public:
-  Cycle(std::vector<T> items, std::mt19937_64& rng)
-      : items_(std::move(items)), rng_(rng), at_(items_.size()) {}
+  // `in_order`: the first pass takes the items as given (a curriculum), later ones shuffled.
+  Cycle(std::vector<T> items, std::mt19937_64& rng, bool in_order = false)
+      : items_(std::move(items)), rng_(rng), at_(in_order ? 0 : items_.size()) {}
   std::vector<T> next(size_t count) {
     std::vector<T> out;
     while (out.size() < count && !items_.empty()) {
@@ -77,6 +78,7 @@ nlohmann::json options_json(const StudentOptions& o) {
           {"alpha", o.alpha},
           {"seed", o.seed},
           {"min_steps_per_epoch", o.min_steps_per_epoch},
+          {"curriculum", o.curriculum},
           {"init_from", o.init_from}};
 }
 
@@ -285,7 +287,9 @@ Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
                               size_t(std::max(1, o.min_steps_per_epoch)));
     size_t per_batch = std::min(n_calls, size_t(o.batch_edges));
     Cycle<size_t> calls_of(split.train, rng);
-    Cycle<int32_t> nodes_of(targets.train_nodes, rng);
+    const bool easy_first = o.curriculum && epoch == 1;
+    Cycle<int32_t> nodes_of(easy_first ? curriculum_order(targets, o.seed) : targets.train_nodes,
+                            rng, easy_first);
     size_t per_step = std::min(targets.train_nodes.size(), size_t(o.node_batch));
     Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                  o.progress ? batches : 0);

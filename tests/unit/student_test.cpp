@@ -134,6 +134,34 @@ TEST(StudentTargets, TestAndBugKindsComeFromTheLabelsByQname) {
   EXPECT_EQ(t.train_nodes.size() + t.validation_nodes.size() + t.test_nodes.size(), 4u);
 }
 
+TEST(StudentTargets, CurriculumMeetsTheSurestTeachersFirst) {
+  NodeTargets t;
+  const size_t n = 6;
+  t.analysed.assign(n, 0), t.bug_kinds.assign(n, {});
+  t.train_nodes = {0, 1, 2, 3, 4, 5};
+  // 0 and 5: graph and test labels only (certain). 1: pyflakes, 0.95 on one kind, the
+  // rest certain zeros. 2: pylint's inference failures, 0.5 on every kind (a coin toss).
+  // 3: 0.7 on every kind. 4: nothing found (all zeros: sure there is no bug).
+  t.analysed[1] = t.analysed[2] = t.analysed[3] = t.analysed[4] = 1;
+  t.bug_kinds[1][labels::kUnusedImport] = 0.95f;
+  t.bug_kinds[2].fill(0.5f);
+  t.bug_kinds[3].fill(0.7f);
+  EXPECT_DOUBLE_EQ(teacher_confidence(t, 0), 1.0);
+  EXPECT_DOUBLE_EQ(teacher_confidence(t, 4), 1.0);
+  const double kinds = labels::kBugKinds;
+  EXPECT_NEAR(teacher_confidence(t, 1), (kinds - 1 + 0.9) / kinds, 1e-6);
+  EXPECT_NEAR(teacher_confidence(t, 2), 0.0, 1e-6);
+  EXPECT_NEAR(teacher_confidence(t, 3), 0.4, 1e-6);
+  std::vector<int32_t> order = curriculum_order(t, 11);
+  ASSERT_EQ(order.size(), n);
+  // The certain three (0, 4, 5) in some seeded order, then 1, 3, 2.
+  std::vector<int32_t> certain(order.begin(), order.begin() + 3);
+  std::sort(certain.begin(), certain.end());
+  EXPECT_EQ(certain, (std::vector<int32_t>{0, 4, 5}));
+  EXPECT_EQ(std::vector<int32_t>(order.begin() + 3, order.end()), (std::vector<int32_t>{1, 3, 2}));
+  EXPECT_EQ(curriculum_order(t, 11), order);  // seeded
+}
+
 TEST(StudentSampler, BlindSeedsSeeStructureButNoCallsOrCallees) {
   GraphData g = graph_with_imports();
   ModelInputs in = build_inputs(g, {});
