@@ -167,8 +167,9 @@ NodeTargets build_targets(const GraphData& graph, const labels::LabelReport* lab
 // labels by their mean distance from a coin toss (|2p - 1|); labels read off the graph and
 // the tests are certain (1).
 double teacher_confidence(const NodeTargets& targets, int32_t node);
-// The training functions for a curriculum's first pass, easy to hard: most confident
-// teachers first; equally confident ones in seeded random order.
+// The training functions for a curriculum's first pass: a seeded shuffle in which the
+// functions with unsure labels (confidence < 1) come easy to hard, each in a place one of
+// them held, so every stretch of the pass keeps its mix of sure and unsure labels.
 std::vector<int32_t> curriculum_order(const NodeTargets& targets, uint64_t seed);
 
 struct StudentOptions {

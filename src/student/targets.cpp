@@ -38,7 +38,8 @@ std::vector<int32_t> import_vocabulary(const GraphData& g, int slots) {
     return a.first != b.first ? a.first > b.first : g.qname[a.second] < g.qname[b.second];
   });
   std::vector<int32_t> vocabulary;
-  for (size_t i = 0; i < ranked.size() && int(i) < slots; ++i) vocabulary.push_back(ranked[i].second);
+  for (size_t i = 0; i < ranked.size() && int(i) < slots; ++i)
+    vocabulary.push_back(ranked[i].second);
   return vocabulary;
 }
 
@@ -131,7 +132,9 @@ NodeTargets build_targets(const GraphData& g, const labels::LabelReport* found,
     uint8_t r = g.file[i] >= 0 ? role[size_t(g.file[i])] : uint8_t(kTrainFile);
     t.held_out[i] = r != kTrainFile;
     if (!(t.has_imports[i] || t.tested[i] || t.analysed[i])) continue;
-    (r == kTestFile ? t.test_nodes : r == kValidationFile ? t.validation_nodes : t.train_nodes)
+    (r == kTestFile         ? t.test_nodes
+     : r == kValidationFile ? t.validation_nodes
+                            : t.train_nodes)
         .push_back(int32_t(i));
   }
   return t;
@@ -148,16 +151,18 @@ std::vector<int32_t> curriculum_order(const NodeTargets& t, uint64_t seed) {
   std::vector<int32_t> order = t.train_nodes;
   std::mt19937_64 rng(seed ^ 0xC0441Cull);
   std::shuffle(order.begin(), order.end(), rng);
-  std::vector<double> confidence(order.size());
-  for (size_t i = 0; i < order.size(); ++i) confidence[i] = teacher_confidence(t, order[i]);
-  std::vector<size_t> index(order.size());
-  std::iota(index.begin(), index.end(), 0);
-  std::stable_sort(index.begin(), index.end(),
-                   [&](size_t a, size_t b) { return confidence[a] > confidence[b]; });
-  std::vector<int32_t> out;
-  out.reserve(order.size());
-  for (size_t i : index) out.push_back(order[i]);
-  return out;
+  // Only the functions with unsure labels move, among the places they hold: sorting every
+  // function would put all the sure "no bug found" ones first and teach the bug head that
+  // nothing is ever wrong before it meets a finding.
+  std::vector<size_t> places;
+  std::vector<std::pair<double, int32_t>> unsure;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (double c = teacher_confidence(t, order[i]); c < 1.0)
+      places.push_back(i), unsure.emplace_back(c, order[i]);
+  std::stable_sort(unsure.begin(), unsure.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; k < places.size(); ++k) order[places[k]] = unsure[k].second;
+  return order;
 }
 
 }  // namespace yantra::student
