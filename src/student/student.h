@@ -210,7 +210,8 @@ struct SetMetrics {
   size_t queries = 0;
 };
 // Multi-label heads: micro-averaged over every (function, kind) pair of held-out functions;
-// F1 at the threshold that maximises it on training functions.
+// F1 at the score threshold that maximises it on validation functions (training ones when
+// validation holds no positive).
 struct KindMetrics {
   double micro_f1 = 0, auroc = 0, threshold = 0.5;
   size_t functions = 0, positives = 0;
