@@ -123,9 +123,16 @@ struct CascadeBenchOptions {
   int workers = 0;        // sandboxes (0: one per core)
   std::string work_dir;   // the repository the library and ledger live in; default temp
   bool keep_work_dir = false;
-  double student_confidence = 0.7, premium_confidence = 0.8, learn_confidence = 0.85;
+  // Probabilities (the router's calibrated confidence), tuned on the dev tasks.
+  double student_confidence = 0.7, premium_confidence = 0.9, learn_confidence = 0.95;
   double novelty_similarity = 0.9;
   int open_samples = 3, premium_samples = 1;
+  // The router's calibration: a file of knots, "none" (scores are probabilities), or
+  // empty for the one built in.
+  std::string calibration;
+  // Also fit a calibration on this run's answers against the hidden tests and write it
+  // here (the router of this run never sees it).
+  std::string fit_calibration;
   bool progress = true;   // a line per round on stderr
   // For tests: the validator the router uses (default: a pool of its own) and the HTTP
   // transport of the teacher clients (default: real HTTP to the replay server).
@@ -155,12 +162,16 @@ struct CascadeBenchResult {
   double pass_head_brier = 0, source_rate_brier = 0;
   // The router's confidence in its answers against the hidden tests (scored here only):
   // mean confidence, pass rate, Brier score and expected calibration error (10 bins),
-  // for all answers and for the student's.
+  // for all answers and for the library entries the student reused (its own score).
   struct Calibration {
     size_t answers = 0;
     double mean_confidence = 0, pass_rate = 0, brier = 0, ece = 0;
   };
   Calibration calibration, student_calibration;
+  // Out of sample: each half of the tasks scored by a calibration fitted on the other
+  // half's answers, for what a calibration fitted on these tasks does on new ones.
+  Calibration cross_fitted;
+  std::string fitted_calibration;  // --fit-calibration: the file written
   double seconds = 0;
   std::string work_dir;
   std::string table;

@@ -195,14 +195,32 @@ class CalibrationScore {
 };
 
 std::string calibration_text(const CascadeBenchResult::Calibration& c) {
-  return std::to_string(c.answers) + " answers, mean confidence " + format_fixed(c.mean_confidence, 3) +
-         ", hidden pass rate " + format_fixed(c.pass_rate, 3) + ", Brier " + format_fixed(c.brier, 3) +
-         ", ECE " + format_fixed(c.ece, 3);
+  return std::to_string(c.answers) + " answers, mean confidence " +
+         format_fixed(c.mean_confidence, 3) + ", hidden pass rate " + format_fixed(c.pass_rate, 3) +
+         ", Brier " + format_fixed(c.brier, 3) + ", ECE " + format_fixed(c.ece, 3);
 }
 
 nlohmann::json calibration_json(const CascadeBenchResult::Calibration& c) {
-  return {{"answers", c.answers}, {"mean_confidence", c.mean_confidence}, {"pass_rate", c.pass_rate},
-          {"brier", c.brier},     {"ece", c.ece}};
+  return {{"answers", c.answers},
+          {"mean_confidence", c.mean_confidence},
+          {"pass_rate", c.pass_rate},
+          {"brier", c.brier},
+          {"ece", c.ece}};
+}
+
+// Each answer's score calibrated by a map fitted on the other half of the tasks only.
+CascadeBenchResult::Calibration cross_fitted(const std::vector<router::LabelledScore>& scores,
+                                             const std::vector<size_t>& task_index) {
+  std::vector<router::LabelledScore> half[2];
+  for (size_t i = 0; i < scores.size(); ++i) half[task_index[i] % 2].push_back(scores[i]);
+  const router::Calibration fitted[2] = {router::Calibration::fit(half[0]),
+                                         router::Calibration::fit(half[1])};
+  CalibrationScore score;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const router::Calibration& other = fitted[1 - task_index[i] % 2];
+    score.add(other.probability(scores[i].kind, scores[i].score), scores[i].passed);
+  }
+  return score.result();
 }
 
 void render(CascadeBenchResult& r) {
@@ -243,7 +261,11 @@ void render(CascadeBenchResult& r) {
     << " pass the hidden tests (" << pct(ratio(double(r.pending_passing), double(r.pending)))
     << ")\n";
   t << "confidence vs hidden tests: " << calibration_text(r.calibration) << "\n";
-  t << "  of which the student's: " << calibration_text(r.student_calibration) << "\n";
+  t << "  of which library entries reused: " << calibration_text(r.student_calibration) << "\n";
+  t << "  calibration fitted on the other half of the tasks: " << calibration_text(r.cross_fitted)
+    << "\n";
+  if (!r.fitted_calibration.empty())
+    t << "calibration fitted on every answer written to " << r.fitted_calibration << "\n";
   if (r.pass_outcomes > 0)
     t << "pass head (learned online, forecasts made before each outcome): Brier "
       << format_fixed(r.pass_head_brier, 3) << " vs " << format_fixed(r.source_rate_brier, 3)
@@ -280,6 +302,7 @@ void render(CascadeBenchResult& r) {
   j["curve"] = curve;
   j["calibration"] = calibration_json(r.calibration);
   j["student_calibration"] = calibration_json(r.student_calibration);
+  j["cross_fitted_calibration"] = calibration_json(r.cross_fitted);
   j["pass_head_brier"] = r.pass_head_brier;
   j["source_rate_brier"] = r.source_rate_brier;
   j["pass_outcomes"] = r.pass_outcomes;
@@ -356,6 +379,13 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   ro.open_samples = o.open_samples;
   ro.premium_samples = o.premium_samples;
   ro.learn_confidence = o.learn_confidence;
+  if (o.calibration == "none") {
+    ro.calibration = router::Calibration::none();
+  } else if (!o.calibration.empty()) {
+    auto loaded = router::Calibration::load(o.calibration);
+    if (!loaded) return loaded.error();
+    ro.calibration = std::move(loaded).value();
+  }
   fs::create_directories(fs::path(result.work_dir) / ".yantra/student", ec);
   auto pass_head = student::OnlineLearner::open(
       (fs::path(result.work_dir) / ".yantra/student/pass_head.pt").string(), {});
@@ -364,6 +394,8 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   router::Router router(router_validator, &*teachers, &*library, &*ledger, ro);
   PassScore pass_score;
   CalibrationScore calibration, student_calibration;
+  std::vector<router::LabelledScore> scores;  // per answer, for fitting: scorer's side only
+  std::vector<size_t> score_task;
 
   size_t gpt4_passes = 0;
   std::map<std::string, size_t> answers_per_task;
@@ -371,7 +403,8 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
     CascadeRound c;
     c.round = round;
     int recorded_run = (round - 1) % 10 + 1;
-    for (const Task& task : tasks) {
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      const Task& task = tasks[t];
       auto answer = router.generate({.text = task.prompt});
       if (!answer) return Error{task.id + ": " + answer.error().message};
       const Hidden& h = hidden.at(task.id);
@@ -389,7 +422,10 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
         bool passed = scorer.passes(h, answer->code);
         c.passed += passed;
         calibration.add(answer->confidence, passed);
-        if (answer->tier == "student") student_calibration.add(answer->confidence, passed);
+        if (answer->score_kind == router::kStudentScore)  // a library entry reused as it is
+          student_calibration.add(answer->confidence, passed);
+        scores.push_back({answer->score_kind, answer->score, passed});
+        score_task.push_back(t);
       }
     }
     auto size = library->size();
@@ -408,6 +444,17 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   result.gpt4_pass_rate = ratio(double(gpt4_passes), double(result.all.requests));
   result.calibration = calibration.result();
   result.student_calibration = student_calibration.result();
+  result.cross_fitted = cross_fitted(scores, score_task);
+  if (!o.fit_calibration.empty()) {
+    std::string fitted_on = std::to_string(tasks.size()) + " tasks of " +
+                            fs::path(problems).filename().string() + " x " +
+                            std::to_string(o.rounds) + " rounds, " + std::to_string(scores.size()) +
+                            " answers against their hidden tests";
+    auto written =
+        write_file_atomic(o.fit_calibration, router::Calibration::fit(scores).to_json(fitted_on));
+    if (!written) return written.error();
+    result.fitted_calibration = o.fit_calibration;
+  }
   result.pass_outcomes = pass_score.outcomes;
   result.pass_head_brier = ratio(pass_score.head, double(pass_score.outcomes));
   result.source_rate_brier = ratio(pass_score.rate, double(pass_score.outcomes));

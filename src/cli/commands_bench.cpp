@@ -68,7 +68,8 @@ Handler declare_bench_validate(CLI::App& app) {
   app.add_option("--workers", o.workers, "sandboxes, and peer workers (default: one per core)")
       ->envname("YANTRA_WORKERS")
       ->check(CLI::Range(1, 256));
-  app.add_option("--timeout", o.timeout_seconds, "seconds per run: CPU time here, wall clock in the peer (its 3 s)")
+  app.add_option("--timeout", o.timeout_seconds,
+                 "seconds per run: CPU time here, wall clock in the peer (its 3 s)")
       ->envname("YANTRA_VALIDATE_TIMEOUT")
       ->check(CLI::Range(0.1, 600.0));
   app.add_option("--limit", o.limit, "validate only the first N answers (no peer then)");
@@ -117,11 +118,16 @@ Handler declare_bench_cascade(CLI::App& app) {
                  "the student answers at or above this (default 0.7)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--premium-confidence", o.premium_confidence,
-                 "premium teachers are asked below this (default 0.8)")
+                 "premium teachers are asked below this probability (default 0.9)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--learn-confidence", o.learn_confidence,
-                 "answers at least this sure become library entries (default 0.85)")
+                 "answers at least this likely to pass become library entries (default 0.95)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--calibration", o.calibration,
+                 "the router's score-to-probability map: a JSON file, or none (default: built in)")
+      ->envname("YANTRA_CALIBRATION");
+  app.add_option("--fit-calibration", o.fit_calibration,
+                 "also fit a calibration on this run's answers (hidden tests) and write it here");
   app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
       ->check(CLI::Range(1, 10));
   app.add_flag("--json", a->json_out, "print only the JSON line");
@@ -141,7 +147,8 @@ struct BenchStudentArgs {
 Handler declare_bench_student(CLI::App& app) {
   auto a = std::make_shared<BenchStudentArgs>();
   bench::StudentBenchOptions& o = a->options;
-  app.add_option("--corpus", o.corpus, "Python tree to index and train on (default: CPython's stdlib)")
+  app.add_option("--corpus", o.corpus,
+                 "Python tree to index and train on (default: CPython's stdlib)")
       ->envname("YANTRA_BENCH_CORPUS");
   app.add_option("--epochs", o.epochs, "epochs on each side (default 2)")
       ->envname("YANTRA_EPOCHS")
@@ -149,8 +156,9 @@ Handler declare_bench_student(CLI::App& app) {
   app.add_option("--peers", o.peers_dir, "directory of the peer scripts")->envname("YANTRA_PEERS");
   app.add_option("--python", o.python, "the peer's interpreter (default /usr/bin/python3)")
       ->envname("YANTRA_BENCH_PYTHON");
-  app.add_option("--work-dir", o.work_dir, "where the graphs and models go (default: a temporary "
-                                           "directory, removed afterwards)");
+  app.add_option("--work-dir", o.work_dir,
+                 "where the graphs and models go (default: a temporary "
+                 "directory, removed afterwards)");
   app.add_flag("!--no-peer", o.run_peer, "run yantra alone");
   app.add_flag("--json", a->json_out, "print only the JSON line");
   return [a] {

@@ -48,6 +48,8 @@ Json to_json(const router::Answer& a) {
           {"provider", a.provider},
           {"model", a.model},
           {"confidence", a.confidence},
+          {"score", a.score},
+          {"score_kind", a.score_kind},
           {"cost_usd", a.cost_usd},
           {"teacher_calls", a.teacher_calls},
           {"learned", a.learned},

@@ -15,6 +15,9 @@ struct Router::Run {
   std::vector<std::string> probes;
   std::vector<Candidate> candidates;
   std::optional<size_t> best;
+  // The student answered alone: its candidate keeps the student's score, which dual
+  // execution with no other candidate would replace by a lone candidate's prior.
+  bool student_answered = false;
   Answer answer;
   bool dry = false;
   // Library rows for this very request asked before (same text): its pending answers and

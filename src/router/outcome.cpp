@@ -118,7 +118,7 @@ void Router::repair(Run& run, size_t index, const Candidate& failed) {
 }
 
 void Router::finish(Run& run) {
-  run.best = score_candidates(run.candidates);
+  if (!run.student_answered) run.best = score_candidates(run.candidates, options_.calibration);
   Answer& a = run.answer;
   if (!run.best) {
     auto furthest = std::max_element(run.candidates.begin(), run.candidates.end(),
@@ -139,6 +139,8 @@ void Router::finish(Run& run) {
   a.provider = c.provider;
   a.model = c.model;
   a.confidence = c.confidence;
+  a.score = c.score;
+  a.score_kind = std::string(c.score_kind);
   if (c.tier == "student" || c.pending) a.library_id = c.library_id;
   a.tests = answer_tests(run.req, run.probes, run.candidates, c);
   decide(run, "answer", c.tier,

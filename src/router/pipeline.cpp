@@ -26,7 +26,7 @@ std::string step_name(const TeacherInfo& t) {
   return router::step_name(t.provider, t.model);
 }
 
-// How sure the student is of an adapted library entry: the router's confidence when it
+// The student's score for an adapted library entry: the router's confidence when it
 // learned the entry, updated by how its reuses went (a Beta prior of weight 4), scaled
 // down when the request is only similar, and zero when it fails the request's examples.
 double student_confidence(const library::Hit& hit, const Candidate& c) {
@@ -151,11 +151,14 @@ bool Router::ask_student(Run& run) {
     return false;
   }
   run_candidates(*validator_, run.req, run.probes, std::span<Candidate>(&c, 1));
-  c.confidence = student_confidence(hit, c);
+  c.score = student_confidence(hit, c);
+  c.score_kind = kStudentScore;
+  c.confidence = options_.calibration.probability(kStudentScore, c.score);
   double needed = options_.settings.student_confidence;
   if (c.confidence >= needed) {
     run.candidates.push_back(std::move(c));
     run.best = 0;
+    run.student_answered = true;
     run.answer.library_id = hit.entry.id;
     (void)library_->record_use(hit.entry.id, true);
     if (ledger_ && teachers_ && !teachers_->empty())
@@ -190,7 +193,7 @@ void Router::ask_teachers(Run& run) {
   const PremiumHistory history = premium_history(run);
   for (size_t i = 0; i < teachers_->ladder().size(); ++i) {
     const TeacherInfo& t = teachers_->ladder()[i];
-    run.best = score_candidates(run.candidates);
+    run.best = score_candidates(run.candidates, options_.calibration);
     double sure = run.best ? run.candidates[*run.best].confidence : 0.0;
     if (t.tier != config::Tier::premium) {
       if (security && has_premium) {
@@ -236,7 +239,7 @@ void Router::ask_teachers(Run& run) {
     }
     ask_teacher(run, i);
   }
-  run.best = score_candidates(run.candidates);
+  run.best = score_candidates(run.candidates, options_.calibration);
 }
 
 void Router::load_earlier(Run& run) {

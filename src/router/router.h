@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -57,6 +58,56 @@ Result<ParsedRequest> parse_request(const Request& request);
 // The student's embedding of a request (student::text_embedding of its parts).
 std::vector<float> request_embedding(const ParsedRequest& request);
 
+// ---- calibration ---------------------------------------------------------------------------
+
+// Turns the router's evidence scores into probabilities that an answer passes. Scores are
+// of two kinds, one per formula: kStudentScore (an adapted library entry: its track record
+// and closeness) and kAgreementScore (candidates scored by dual execution). Each kind has a
+// monotone, piecewise-linear map fitted by isotonic regression on labelled answers, so the
+// order of scores, and with it every choice between candidates, is kept.
+//
+//   auto cal = Calibration::fit(labelled);            // {kind, score, passed} per answer
+//   double p = cal.probability(kAgreementScore, 0.6); // e.g. 0.93
+//   write_file_atomic(path, cal.to_json("110 HumanEval dev tasks x 10 rounds"));
+//
+// The map the router uses by default is src/router/calibration.json, fitted by
+// `yantra bench cascade --fit-calibration` on the HumanEval dev tasks against their hidden
+// tests: the router reads only the fitted knots, never a test.
+inline constexpr std::string_view kStudentScore = "student";
+inline constexpr std::string_view kAgreementScore = "agreement";
+
+struct LabelledScore {
+  std::string kind;
+  double score = 0;
+  bool passed = false;
+};
+
+class Calibration {
+ public:
+  static Calibration none();  // the score is the probability
+  static const Calibration& builtin();
+  // `origin` names the text in errors ("path:line:col: ...").
+  static Result<Calibration> parse(std::string_view json, std::string_view origin);
+  static Result<Calibration> load(const std::string& path);
+  // Per kind: pool-adjacent-violators over the scores, each block's pass rate shrunk
+  // towards the kind's overall rate by `prior_weight` answers, then pooled again so the
+  // shrinking cannot break the order.
+  static Calibration fit(std::span<const LabelledScore> labelled, double prior_weight = 2);
+
+  // A kind without a map (or none()) passes the score through, clamped to [0, 1]. Below
+  // the lowest fitted score the probability falls linearly to 0 at score 0; above the
+  // highest it stays at the highest knot's.
+  double probability(std::string_view kind, double score) const;
+  std::string to_json(std::string_view fitted_on) const;
+  bool empty() const { return knots_.empty(); }
+
+ private:
+  struct Knot {
+    double score, probability;
+  };
+  std::map<std::string, std::vector<Knot>, std::less<>> knots_;
+};
+
 // ---- candidates ----------------------------------------------------------------------------
 
 struct Candidate {
@@ -71,7 +122,9 @@ struct Candidate {
   std::string failure;               // the first failing example's message, for repair
   std::vector<std::string> outputs;  // per probe call: repr of the value or "!Error"
   double support = 0;                // agreement with the other candidates
-  double confidence = 0;             // probability it passes, as the router estimates it
+  double score = 0;                  // the evidence for it, before calibration
+  std::string_view score_kind = kAgreementScore;
+  double confidence = 0;             // probability it passes: the score, calibrated
   // Another model's candidate gave the same output on every probe it ran: the bar for
   // learning, since partial agreement is where shared mistakes show.
   bool corroborated = false;
@@ -89,9 +142,11 @@ void run_candidates(validator::Validator& validator, const ParsedRequest& reques
                     const std::vector<std::string>& probes, std::span<Candidate> candidates);
 // CodeT-style dual execution: a candidate's support is its agreement on the probe outputs
 // with the others (a different model counts fully, another sample of the same model a
-// little); its confidence combines support with the examples it passed. Returns the index
-// of the most confident candidate, if any candidate passes the examples.
-std::optional<size_t> score_candidates(std::span<Candidate> candidates);
+// little); its score combines support with the examples it passed, and its confidence is
+// that score calibrated. Returns the index of the most confident candidate, if any
+// candidate passes the examples.
+std::optional<size_t> score_candidates(std::span<Candidate> candidates,
+                                       const Calibration& calibration = Calibration::none());
 
 ledger::Tier ledger_tier(config::Tier tier);
 
@@ -204,7 +259,9 @@ struct Answer {
   std::string code;
   std::vector<std::string> tests;  // the tests it passed here, as run
   std::string tier, provider, model;
-  double confidence = 0;
+  double confidence = 0;  // probability it passes (calibrated score)
+  double score = 0;       // the evidence behind it, and which formula gave it
+  std::string score_kind;
   double cost_usd = 0;  // teacher calls made for this request
   int teacher_calls = 0;
   double teacher_latency_s = 0;  // recorded latency when replayed, else wall time
@@ -226,7 +283,8 @@ struct RouterOptions {
   double novelty_similarity = 0.9;
   int open_samples = 0;            // samples per open-source call (0: settings.samples)
   int premium_samples = 1;         // samples per premium call
-  double learn_confidence = 0.85;  // answers at least this sure become library entries
+  double learn_confidence = 0.95;  // answers at least this likely to pass become entries
+  Calibration calibration = Calibration::builtin();  // scores to probabilities
   bool repair = true;              // one repair round for a teacher whose candidates all failed
   // Premium candidates for this very request that already failed its examples (kept in the
   // library as avoid entries): at this many, premium teachers are not paid to try again.

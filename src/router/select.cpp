@@ -63,11 +63,14 @@ double contest(const Candidate& a, size_t self, std::span<Candidate> candidates)
 
 }  // namespace
 
-std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
+std::optional<size_t> score_candidates(std::span<Candidate> candidates,
+                                       const Calibration& calibration) {
   std::optional<size_t> best;
   for (size_t i = 0; i < candidates.size(); ++i) {
     Candidate& a = candidates[i];
     a.support = 0;
+    a.score = 0;
+    a.score_kind = kAgreementScore;
     a.confidence = 0;
     a.corroborated = false;
     if (!a.passes_examples()) continue;
@@ -88,9 +91,11 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates) {
       a.support += w * agree;
       doubt *= 1.0 - kAgreementStrength * w * agree;
     }
-    a.confidence = examples_factor(a) * (1.0 - doubt) *
-                   (1.0 - kDissentStrength * contest(a, i, candidates));
-    if (!best || a.confidence > candidates[*best].confidence + 1e-12) best = i;
+    a.score =
+        examples_factor(a) * (1.0 - doubt) * (1.0 - kDissentStrength * contest(a, i, candidates));
+    a.confidence = calibration.probability(kAgreementScore, a.score);
+    // By score: the calibration is flat in places, and ties there would hide the evidence.
+    if (!best || a.score > candidates[*best].score + 1e-12) best = i;
   }
   return best;
 }
