@@ -29,7 +29,7 @@ std::string step_name(const TeacherInfo& t) {
 // The student's score for an adapted library entry: the router's confidence when it
 // learned the entry, updated by how its reuses went (a Beta prior of weight 4), scaled
 // down when the request is only similar, and zero when it fails the request's examples.
-double student_confidence(const library::Hit& hit, const Candidate& c) {
+double student_score(const library::Hit& hit, const Candidate& c) {
   if (!c.passes_examples()) return 0;
   constexpr double kPriorWeight = 4;
   const library::Entry& e = hit.entry;
@@ -151,7 +151,7 @@ bool Router::ask_student(Run& run) {
     return false;
   }
   run_candidates(*validator_, run.req, run.probes, std::span<Candidate>(&c, 1));
-  c.score = student_confidence(hit, c);
+  c.score = student_score(hit, c);
   c.score_kind = kStudentScore;
   c.confidence = options_.calibration.probability(kStudentScore, c.score);
   double needed = options_.settings.student_confidence;
