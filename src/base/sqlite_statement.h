@@ -4,7 +4,7 @@
 //
 //   SqliteStatement s(db, "SELECT cost FROM calls WHERE provider = ?", path, "ledger");
 //   s.bind(1, "openai");
-//   for (auto row = s.step(); row && *row; row = s.step()) total += s.real(0);
+//   if (auto ok = s.for_each_row([&] { total += s.real(0); }); !ok) return ok.error();
 #pragma once
 
 #include <sqlite3.h>
@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "base/base.h"
 
@@ -56,6 +57,21 @@ class SqliteStatement {
     if (rc == SQLITE_DONE) return false;
     error_ = sqlite3_errmsg(db_);
     return failure();
+  }
+  // Calls fn() on each row in turn. fn returns nothing, or a Result<void> whose error ends
+  // the walk; that error, or SQLite's, comes back.
+  template <class Fn>
+  Result<void> for_each_row(Fn&& fn) {
+    for (;;) {
+      auto row = step();
+      if (!row) return row.error();
+      if (!*row) return {};
+      if constexpr (std::is_void_v<std::invoke_result_t<Fn&>>) {
+        fn();
+      } else if (Result<void> stop = fn(); !stop) {
+        return stop;
+      }
+    }
   }
   // Steps once (a write) and resets, so the statement runs again with new bindings.
   Result<void> run() {

@@ -90,19 +90,18 @@ class SqliteStore final : public Store {
                       path_, kPart);
     s.bind(1, tenant).bind(2, base_version);
     std::vector<StoredDelta> out;
-    for (auto row = s.step();; row = s.step()) {
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back({s.text(0), s.text(1), static_cast<uint64_t>(s.int64(2)),
-                     blob_string(s.blob(3))});
-    }
+    auto read = s.for_each_row([&] {
+      out.push_back(
+          {s.text(0), s.text(1), static_cast<uint64_t>(s.int64(2)), blob_string(s.blob(3))});
+    });
+    if (!read) return read.error();
     return out;
   }
 
   Result<uint64_t> delta_users(const std::string& tenant,
                                const std::string& base_version) override {
-    return count("SELECT count(DISTINCT user_id) FROM deltas WHERE tenant = ? AND base = ?",
-                 tenant, base_version);
+    return count("SELECT count(DISTINCT user_id) FROM deltas WHERE tenant = ? AND base = ?", tenant,
+                 base_version);
   }
 
   Result<bool> put_version(const std::string& tenant, const std::string& version,
@@ -144,8 +143,8 @@ class SqliteStore final : public Store {
   }
 
   Result<bool> has_pattern_batch(const std::string& tenant, const std::string& batch) override {
-    auto n = count("SELECT count(*) FROM pattern_batches WHERE tenant = ? AND batch = ?", tenant,
-                   batch);
+    auto n =
+        count("SELECT count(*) FROM pattern_batches WHERE tenant = ? AND batch = ?", tenant, batch);
     if (!n) return n.error();
     return *n > 0;
   }

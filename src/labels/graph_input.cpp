@@ -60,23 +60,21 @@ Result<GraphInput> read_graph(const std::string& db_path) {
   std::unordered_map<int64_t, int32_t> file_index, node_index;
   {
     SqliteStatement s(db, "SELECT id, path, hash FROM files ORDER BY id", db_path, kPart);
-    auto row = s.step();
-    for (; row && *row; row = s.step()) {
+    auto read = s.for_each_row([&] {
       file_index.emplace(s.int64(0), static_cast<int32_t>(g.files.size()));
       g.files.push_back({s.int64(0), s.text(1), static_cast<uint64_t>(s.int64(2))});
-    }
-    if (!row) return not_a_graph(db_path, row.error().message);
+    });
+    if (!read) return not_a_graph(db_path, read.error().message);
   }
   {
     SqliteStatement s(db,
                       "SELECT id, kind, qname, name, coalesce(file_id, -1), coalesce(line, 0), "
                       "coalesce(end_line, 0) FROM nodes WHERE kind != 'external' ORDER BY id",
                       db_path, kPart);
-    auto row = s.step();
-    for (; row && *row; row = s.step()) {
+    auto read = s.for_each_row([&] {
       auto kind = node_kind(s.text(1));
       auto file = file_index.find(s.int64(4));
-      if (!kind || file == file_index.end()) continue;
+      if (!kind || file == file_index.end()) return;
       GraphNode n;
       n.id = s.int64(0);
       n.kind = *kind;
@@ -87,17 +85,16 @@ Result<GraphInput> read_graph(const std::string& db_path) {
       n.end_line = static_cast<uint32_t>(s.int64(6));
       node_index.emplace(n.id, static_cast<int32_t>(g.nodes.size()));
       g.nodes.push_back(std::move(n));
-    }
-    if (!row) return not_a_graph(db_path, row.error().message);
+    });
+    if (!read) return not_a_graph(db_path, read.error().message);
   }
   SqliteStatement s(db,
                     "SELECT src, kind, dst FROM edges WHERE kind IN ('tests', 'contains', "
                     "'inherits') ORDER BY src, kind, dst",
                     db_path, kPart);
-  auto row = s.step();
-  for (; row && *row; row = s.step()) {
+  auto read = s.for_each_row([&] {
     auto src = node_index.find(s.int64(0)), dst = node_index.find(s.int64(2));
-    if (src == node_index.end() || dst == node_index.end()) continue;  // an external end
+    if (src == node_index.end() || dst == node_index.end()) return;  // an external end
     std::string kind = s.text(1);
     if (kind == "contains")
       g.nodes[dst->second].parent = src->second;
@@ -105,8 +102,8 @@ Result<GraphInput> read_graph(const std::string& db_path) {
       g.tests.emplace_back(src->second, dst->second);
     else
       g.inherits.emplace_back(src->second, dst->second);
-  }
-  if (!row) return not_a_graph(db_path, row.error().message);
+  });
+  if (!read) return not_a_graph(db_path, read.error().message);
   return g;
 }
 

@@ -65,8 +65,8 @@ Result<bool> check_ownership(sqlite3* db, const std::string& path) {
   if (auto ok = check_yantra_store(db, path, kPart, kIfUnusable); !ok) return ok.error();
   SqliteStatement tables(db, "SELECT name FROM sqlite_master WHERE type = 'table'", path, kPart);
   size_t count = 0;
-  auto row = tables.step();
-  for (; row && *row; row = tables.step(), ++count) {
+  auto read = tables.for_each_row([&]() -> Result<void> {
+    ++count;
     std::string name = tables.text(0);
     bool ours = name.starts_with("sqlite_");  // SQLite's own (sqlite_stat1...)
     for (std::string_view t : kTables) ours |= t == name;
@@ -76,8 +76,9 @@ Result<bool> check_ownership(sqlite3* db, const std::string& path) {
                                  .append("` that is not Yantra's labels cache; it was left "
                                          "untouched. Move it aside or use another store "
                                          "directory"));
-  }
-  if (!row) return row.error();
+    return {};
+  });
+  if (!read) return read.error();
   SqliteStatement app(db, "PRAGMA application_id", path, kPart);
   if (auto r = app.step(); !r) return r.error();
   if (app.int64(0) == 0 && count > 0)
@@ -144,23 +145,22 @@ Result<std::unordered_map<std::string, CachedFile>> LabelStore::load() const {
                     "SELECT id, path, hash, pyflakes_version, pyflakes_error, pylint_version, "
                     "pylint_error, tests_version FROM label_files",
                     path_, kPart);
-  auto row = f.step();
-  for (; row && *row; row = f.step()) {
+  auto read = f.for_each_row([&] {
     CachedFile& c = files[f.text(1)];
     c.hash = static_cast<uint64_t>(f.int64(2));
     c.version[0] = f.text(3), c.error[0] = f.text(4);
     c.version[1] = f.text(5), c.error[1] = f.text(6);
     c.tests_version = static_cast<uint64_t>(f.int64(7));
     by_id[f.int64(0)] = &c;
-  }
-  if (!row) return row.error();
+  });
+  if (!read) return read.error();
   SqliteStatement s(db_,
                     "SELECT file_id, analyser, line, kind, probability, code FROM label_findings",
                     path_, kPart);
-  for (row = s.step(); row && *row; row = s.step()) {
+  read = s.for_each_row([&] {
     auto it = by_id.find(s.int64(0));
     auto kind = bug_kind_from_name(s.text(3));
-    if (it == by_id.end() || !kind) continue;  // a kind this build no longer knows
+    if (it == by_id.end() || !kind) return;  // a kind this build no longer knows
     Finding x;
     x.line = static_cast<uint32_t>(s.int64(2));
     x.kind = *kind;
@@ -168,16 +168,16 @@ Result<std::unordered_map<std::string, CachedFile>> LabelStore::load() const {
     x.analyser = s.text(1) == kAnalyserNames[1] ? Analyser::kPylint : Analyser::kPyflakes;
     x.code = s.text(5);
     it->second->findings.push_back(std::move(x));
-  }
-  if (!row) return row.error();
+  });
+  if (!read) return read.error();
   SqliteStatement t(db_, "SELECT file_id, line, qname, kinds FROM label_tests", path_, kPart);
-  for (row = t.step(); row && *row; row = t.step()) {
+  read = t.for_each_row([&] {
     auto it = by_id.find(t.int64(0));
-    if (it == by_id.end()) continue;
+    if (it == by_id.end()) return;
     it->second->tests.push_back(
         {static_cast<uint32_t>(t.int64(1)), t.text(2), test_kinds_from_text(t.text(3))});
-  }
-  if (!row) return row.error();
+  });
+  if (!read) return read.error();
   return files;
 }
 

@@ -116,13 +116,11 @@ Result<void> sync(Library::State& s) {
   if (now == s.data_version) return {};
 
   // Rows read in one statement (one snapshot): what is valid goes in, what is not comes out.
-  Statement rows(s.db, "SELECT id, avoid OR pending, valid, embedding FROM library_entries ORDER BY id",
+  Statement rows(s.db,
+                 "SELECT id, avoid OR pending, valid, embedding FROM library_entries ORDER BY id",
                  s.path);
   std::set<int64_t> present;
-  for (;;) {
-    row = rows.step();
-    if (!row) return row.error();
-    if (!*row) break;
+  auto read = rows.for_each_row([&]() -> Result<void> {
     int64_t id = rows.int64(0);
     bool avoid = rows.int64(1) != 0, valid = rows.int64(2) != 0;
     present.insert(id);
@@ -146,7 +144,9 @@ Result<void> sync(Library::State& s) {
     } else if (!valid && in_index) {
       unindex(s, id);
     }
-  }
+    return {};
+  });
+  if (!read) return read;
   // Rows another connection deleted.
   std::vector<int64_t> gone;
   for (const auto& [id, _] : s.indexed)
