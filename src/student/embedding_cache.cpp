@@ -141,10 +141,6 @@ std::vector<int32_t> reached_from(const ModelInputs& in, size_t n, std::vector<c
 
 }  // namespace
 
-std::string embedding_cache_path(const std::string& checkpoint) {
-  return (std::filesystem::path(checkpoint).parent_path() / "embeddings.bin").string();
-}
-
 Result<torch::Tensor> cached_embeddings(Sage& model, const GraphData& g, const ModelInputs& in,
                                         const std::string& checkpoint, EmbeddingRefresh* report) {
   double start = monotonic_seconds();

@@ -1,12 +1,31 @@
-// The network (LibTorch): internal to the student; include only from the student's
-// LibTorch translation units (model.cpp, trainer.cpp, losses.cpp).
+// The network (LibTorch): internal to the student; include only from the translation
+// units of the LibTorch module (part.cmake) and the model tests.
 #pragma once
 
 #include <torch/torch.h>
 
-#include "student/student.h"
+#include "student/torch_module.h"
 
 namespace yantra::student {
+
+// The module's implementations of the public API that needs the network (the table in
+// module_entry.cpp; the core forwards to them through torch_module.h).
+namespace torch_side {
+Result<std::unique_ptr<Student::Impl>> load_student(const std::string& checkpoint,
+                                                    const GraphData& graph);
+Result<std::unique_ptr<OnlineLearner::Impl>> open_learner(const std::string& path,
+                                                          const OnlineOptions& options);
+Result<TrainReport> train_student(const GraphData& graph, const StudentOptions& options,
+                                  const std::string& out_dir, const labels::LabelReport* labels);
+Result<Parameters> read_parameters(const std::string& checkpoint);
+Result<void> write_parameters(const std::string& checkpoint, const Parameters& params,
+                              const std::string& out);
+double bernoulli_distillation(const std::vector<float>& student_logits,
+                              const std::vector<float>& teacher_probs, double temperature);
+double softmax_distillation(const std::vector<float>& student_logits,
+                            const std::vector<float>& teacher_probs, double temperature);
+std::string blas_library();
+}  // namespace torch_side
 
 // Makes LibTorch's CPU allocator keep freed blocks of 1 MiB and more, up to
 // `max_cached_bytes`, for reuse by later steps (caching_allocator.cpp). Process-wide, once.

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "student/model.h"
+#include "student/torch_module.h"
 
 namespace yantra::student {
 namespace {
@@ -22,10 +23,14 @@ struct PassNetImpl : torch::nn::Module {
 TORCH_MODULE(PassNet);
 
 nlohmann::json options_json(const OnlineOptions& o) {
-  return {{"hidden", o.hidden},         {"replay_capacity", o.replay_capacity},
-          {"replay_batch", o.replay_batch}, {"lr", o.lr},
-          {"temperature", o.temperature}, {"alpha", o.alpha},
-          {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed}};
+  return {{"hidden", o.hidden},
+          {"replay_capacity", o.replay_capacity},
+          {"replay_batch", o.replay_batch},
+          {"lr", o.lr},
+          {"temperature", o.temperature},
+          {"alpha", o.alpha},
+          {"checkpoint_every", o.checkpoint_every},
+          {"seed", o.seed}};
 }
 
 OnlineOptions options_from(const nlohmann::json& j) {
@@ -38,14 +43,22 @@ OnlineOptions options_from(const nlohmann::json& j) {
 
 }  // namespace
 
-struct OnlineLearner::Impl {
+class TorchLearner final : public OnlineLearner::Impl {
+ public:
+  double predict(const std::vector<float>& features) override;
+  Result<double> observe(const Observation& observation) override;
+  Result<void> save() override;
+  uint64_t steps() const override { return n_steps; }
+  size_t replay_size() const override { return rows(); }
+  PassCalibration calibration() const override;
+
   std::string path;
   OnlineOptions options;
   PassNet net{nullptr};
   std::unique_ptr<torch::optim::Adam> optimiser;
   // The replay buffer, row-major: features, hard labels, soft labels (< 0: none).
   std::vector<float> x, y, soft;
-  uint64_t seen = 0, steps = 0;
+  uint64_t seen = 0, n_steps = 0;
   std::mt19937_64 rng;
   // Prequential calibration: each prediction is scored before the head learns from it.
   static constexpr int kBins = 10;
@@ -62,7 +75,8 @@ struct OnlineLearner::Impl {
     options = o;
     torch::manual_seed(o.seed);
     net = PassNet(o.hidden);
-    optimiser = std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(o.lr));
+    optimiser =
+        std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(o.lr));
     rng.seed(o.seed);
   }
   size_t rows() const { return y.size(); }
@@ -83,19 +97,13 @@ struct OnlineLearner::Impl {
   }
 };
 
-OnlineLearner::OnlineLearner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-OnlineLearner::OnlineLearner(OnlineLearner&&) noexcept = default;
-OnlineLearner& OnlineLearner::operator=(OnlineLearner&&) noexcept = default;
-OnlineLearner::~OnlineLearner() = default;
-uint64_t OnlineLearner::steps() const { return impl_->steps; }
-size_t OnlineLearner::replay_size() const { return impl_->rows(); }
-
-Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineOptions& options) {
-  auto impl = std::make_unique<Impl>();
+Result<std::unique_ptr<OnlineLearner::Impl>> torch_side::open_learner(
+    const std::string& path, const OnlineOptions& options) {
+  auto impl = std::make_unique<TorchLearner>();
   impl->path = path;
   if (access(path.c_str(), F_OK) != 0) {
     impl->init(options);
-    return OnlineLearner(std::move(impl));
+    return std::unique_ptr<OnlineLearner::Impl>(std::move(impl));
   }
   try {
     torch::serialize::InputArchive archive;
@@ -106,17 +114,17 @@ Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineO
     auto meta = nlohmann::json::parse(meta_value.toStringRef());
     impl->init(options_from(meta.at("options")));
     impl->net->load(archive);
-    impl->seen = meta.at("seen"), impl->steps = meta.at("steps");
+    impl->seen = meta.at("seen"), impl->n_steps = meta.at("steps");
     if (meta.contains("calibration")) {
       const auto& c = meta["calibration"];
       impl->brier_sum = c.at("brier_sum");
-      for (int b = 0; b < Impl::kBins; ++b) {
+      for (int b = 0; b < TorchLearner::kBins; ++b) {
         impl->bin_n[size_t(b)] = c.at("n").at(size_t(b));
         impl->bin_p[size_t(b)] = c.at("p").at(size_t(b));
         impl->bin_y[size_t(b)] = c.at("y").at(size_t(b));
       }
     }
-    impl->rng.seed(impl->options.seed ^ impl->steps);
+    impl->rng.seed(impl->options.seed ^ impl->n_steps);
     torch::Tensor x, y, soft;
     archive.read("replay_x", x), archive.read("replay_y", y), archive.read("replay_soft", soft);
     impl->x.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
@@ -128,14 +136,14 @@ Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineO
     return Error::in(path, std::string("unreadable pass-probability checkpoint (") + e.what() +
                                "); move it away to start afresh");
   }
-  return OnlineLearner(std::move(impl));
+  return std::unique_ptr<OnlineLearner::Impl>(std::move(impl));
 }
 
-PassCalibration OnlineLearner::calibration() const {
-  const Impl& s = *impl_;
+PassCalibration TorchLearner::calibration() const {
+  const TorchLearner& s = *this;
   PassCalibration c;
   double p = 0, y = 0, gap = 0;
-  for (int b = 0; b < Impl::kBins; ++b) {
+  for (int b = 0; b < TorchLearner::kBins; ++b) {
     c.outcomes += size_t(s.bin_n[size_t(b)]);
     p += s.bin_p[size_t(b)], y += s.bin_y[size_t(b)];
     gap += std::abs(s.bin_p[size_t(b)] - s.bin_y[size_t(b)]);  // n * |mean p - pass rate|
@@ -146,16 +154,16 @@ PassCalibration OnlineLearner::calibration() const {
   return c;
 }
 
-double OnlineLearner::predict(const std::vector<float>& features) {
+double TorchLearner::predict(const std::vector<float>& features) {
   if (features.size() != size_t(kPassFeatures)) return 0.5;  // assert-level misuse: no opinion
   torch::NoGradGuard no_grad;
-  impl_->net->eval();
+  net->eval();
   auto x = torch::from_blob(const_cast<float*>(features.data()), {1, kPassFeatures}, torch::kFloat);
-  return torch::sigmoid(impl_->net->forward(x))[0].item<double>();
+  return torch::sigmoid(net->forward(x))[0].item<double>();
 }
 
-Result<double> OnlineLearner::observe(const Observation& ob) {
-  Impl& s = *impl_;
+Result<double> TorchLearner::observe(const Observation& ob) {
+  TorchLearner& s = *this;
   if (ob.features.size() != size_t(kPassFeatures))
     return Error{"pass head: " + std::to_string(ob.features.size()) + " features, expected " +
                  std::to_string(kPassFeatures) + " (from pass_features)"};
@@ -165,7 +173,8 @@ Result<double> OnlineLearner::observe(const Observation& ob) {
   size_t replayed = std::min(s.rows(), size_t(s.options.replay_batch));
   for (size_t k = 0; k < replayed; ++k) {
     size_t r = std::uniform_int_distribution<size_t>(0, s.rows() - 1)(s.rng);
-    bx.insert(bx.end(), s.x.begin() + long(r * kPassFeatures), s.x.begin() + long((r + 1) * kPassFeatures));
+    bx.insert(bx.end(), s.x.begin() + long(r * kPassFeatures),
+              s.x.begin() + long((r + 1) * kPassFeatures));
     by.push_back(s.y[r]), bsoft.push_back(s.soft[r]);
   }
   const int64_t n = int64_t(by.size());
@@ -186,31 +195,37 @@ Result<double> OnlineLearner::observe(const Observation& ob) {
   loss.backward();
   s.optimiser->step();
   s.remember(ob);
-  ++s.steps;
-  if (s.options.checkpoint_every > 0 && s.steps % uint64_t(s.options.checkpoint_every) == 0)
+  ++s.n_steps;
+  if (s.options.checkpoint_every > 0 && s.n_steps % uint64_t(s.options.checkpoint_every) == 0)
     if (auto ok = save(); !ok) return ok.error();
   return loss.item<double>();
 }
 
-Result<void> OnlineLearner::save() {
-  Impl& s = *impl_;
-  nlohmann::json meta{{"format", 1}, {"head", "pass probability"}, {"options", options_json(s.options)},
-                      {"seen", s.seen}, {"steps", s.steps},
-                      {"calibration", {{"brier_sum", s.brier_sum}, {"n", s.bin_n}, {"p", s.bin_p},
-                                       {"y", s.bin_y}}}};
+Result<void> TorchLearner::save() {
+  TorchLearner& s = *this;
+  nlohmann::json meta{
+      {"format", 1},
+      {"head", "pass probability"},
+      {"options", options_json(s.options)},
+      {"seen", s.seen},
+      {"steps", s.n_steps},
+      {"calibration",
+       {{"brier_sum", s.brier_sum}, {"n", s.bin_n}, {"p", s.bin_p}, {"y", s.bin_y}}}};
   const std::string tmp = s.path + ".tmp." + std::to_string(getpid());
   try {
     torch::serialize::OutputArchive archive;
     archive.write("meta", c10::IValue(meta.dump()));
     s.net->save(archive);
     const int64_t n = int64_t(s.rows());
-    archive.write("replay_x", torch::from_blob(s.x.data(), {n, kPassFeatures}, torch::kFloat).clone());
+    archive.write("replay_x",
+                  torch::from_blob(s.x.data(), {n, kPassFeatures}, torch::kFloat).clone());
     archive.write("replay_y", torch::from_blob(s.y.data(), {n}, torch::kFloat).clone());
     archive.write("replay_soft", torch::from_blob(s.soft.data(), {n}, torch::kFloat).clone());
     archive.save_to(tmp);
   } catch (const std::exception& e) {
     std::remove(tmp.c_str());
-    return Error::in(s.path, std::string("cannot write the pass-probability checkpoint: ") + e.what());
+    return Error::in(s.path,
+                     std::string("cannot write the pass-probability checkpoint: ") + e.what());
   }
   if (std::rename(tmp.c_str(), s.path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -14,7 +14,8 @@ Result<Sage> load_model(const std::string& checkpoint, std::string* meta_out) {
   Sage model{nullptr};
   try {
     const auto o = nlohmann::json::parse(*meta).at("options");
-    model = Sage(o.at("hidden").get<int>(), o.at("layers").get<int>(), o.at("dropout").get<double>());
+    model =
+        Sage(o.at("hidden").get<int>(), o.at("layers").get<int>(), o.at("dropout").get<double>());
   } catch (const std::exception& e) {
     return Error::in(checkpoint, std::string("unreadable checkpoint header: ") + e.what());
   }
@@ -31,7 +32,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-Result<Parameters> read_parameters(const std::string& checkpoint) {
+Result<Parameters> torch_side::read_parameters(const std::string& checkpoint) {
   auto model = load_model(checkpoint, nullptr);
   if (!model) return model.error();
   Parameters out;
@@ -45,8 +46,8 @@ Result<Parameters> read_parameters(const std::string& checkpoint) {
   return out;
 }
 
-Result<void> write_parameters(const std::string& checkpoint, const Parameters& params,
-                              const std::string& out) {
+Result<void> torch_side::write_parameters(const std::string& checkpoint, const Parameters& params,
+                                          const std::string& out) {
   std::string meta;
   auto model = load_model(checkpoint, &meta);
   if (!model) return model.error();
@@ -54,7 +55,8 @@ Result<void> write_parameters(const std::string& checkpoint, const Parameters& p
   if (named.size() != params.size())
     return Error::in(checkpoint, "the model has " + std::to_string(named.size()) +
                                      " parameters, the weights to install " +
-                                     std::to_string(params.size()) + "; they are not the same model");
+                                     std::to_string(params.size()) +
+                                     "; they are not the same model");
   // Check everything before changing anything.
   for (const auto& item : named) {
     auto it = params.find(item.key());
@@ -69,15 +71,11 @@ Result<void> write_parameters(const std::string& checkpoint, const Parameters& p
   torch::NoGradGuard no_grad;
   for (auto& item : named) {
     const ParameterTensor& p = params.at(item.key());
-    torch::Tensor src = torch::from_blob(const_cast<float*>(p.values.data()),
-                                         item.value().sizes(), torch::kFloat);
+    torch::Tensor src =
+        torch::from_blob(const_cast<float*>(p.values.data()), item.value().sizes(), torch::kFloat);
     item.value().copy_(src);
   }
   return save_checkpoint(*model, meta, out);
-}
-
-bool repository_specific(std::string_view parameter) {
-  return parameter.starts_with("imports_out.") || parameter == "imports_local";
 }
 
 }  // namespace yantra::student

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "student/model.h"
+#include "student/torch_module.h"
 
 namespace yantra::student {
 namespace {
@@ -43,7 +44,15 @@ Result<void> load_checkpoint(Sage& model, const std::string& path) {
   return {};
 }
 
-struct Student::Impl {
+// A loaded checkpoint answering about one graph.
+class TorchStudent final : public Student::Impl {
+ public:
+  explicit TorchStudent(const GraphData& g) : graph(g) {}
+  Result<Prediction> predict(int32_t node, size_t top_k) override;
+  Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels) override;
+  std::string describe() const override { return meta.dump(); }
+  const EmbeddingRefresh& embeddings() const override { return refresh; }
+
   const GraphData& graph;
   nlohmann::json meta;
   StudentOptions options;
@@ -55,17 +64,13 @@ struct Student::Impl {
   NodeTargets targets;                  // import slots of each node's module
   std::optional<NumericScale> scale;    // the training graph's (none in older checkpoints)
   EmbeddingRefresh refresh;
-  explicit Impl(const GraphData& g) : graph(g) {}
 };
 
-Student::Student(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Student::Student(Student&&) noexcept = default;
-Student::~Student() = default;
-
-Result<Student> Student::load(const std::string& path, const GraphData& graph) {
+Result<std::unique_ptr<Student::Impl>> torch_side::load_student(const std::string& path,
+                                                                const GraphData& graph) {
   auto text = read_checkpoint_meta(path);
   if (!text) return text.error();
-  auto impl = std::make_unique<Impl>(graph);
+  auto impl = std::make_unique<TorchStudent>(graph);
   try {
     impl->meta = nlohmann::json::parse(*text);
     const auto& o = impl->meta.at("options");
@@ -92,21 +97,11 @@ Result<Student> Student::load(const std::string& path, const GraphData& graph) {
   auto z = cached_embeddings(impl->model, graph, impl->inputs, path, &impl->refresh);
   if (!z) return z.error();
   impl->z = std::move(*z);
-  return Student(std::move(impl));
+  return std::unique_ptr<Student::Impl>(std::move(impl));
 }
 
-const EmbeddingRefresh& Student::embeddings() const {
-  return impl_->refresh;
-}
-
-Result<EmbeddingRefresh> refresh_embeddings(const std::string& checkpoint, const GraphData& graph) {
-  auto student = Student::load(checkpoint, graph);
-  if (!student) return student.error();
-  return student->embeddings();
-}
-
-Result<Prediction> Student::predict(int32_t node, size_t top_k) {
-  Impl& s = *impl_;
+Result<Prediction> TorchStudent::predict(int32_t node, size_t top_k) {
+  TorchStudent& s = *this;
   if (node < 0 || size_t(node) >= s.graph.size())
     return Error{"predict: no such node; give a qualified name from `yantra graph show`"};
   double start = monotonic_seconds();
@@ -156,17 +151,13 @@ Result<Prediction> Student::predict(int32_t node, size_t top_k) {
 
 Result<void> check_split(const std::string& meta_text, const GraphData& graph);
 
-Result<EvalReport> Student::evaluate(uint64_t seed, const labels::LabelReport* labels) {
-  Impl& s = *impl_;
+Result<EvalReport> TorchStudent::evaluate(uint64_t seed, const labels::LabelReport* labels) {
+  TorchStudent& s = *this;
   if (auto ok = check_split(s.meta.dump(), s.graph); !ok) return ok.error();
   Split split = make_split(s.graph, s.options.seed);
   ModelInputs held_out = build_inputs(s.graph, split.hidden, s.scale ? &*s.scale : nullptr);
   NodeTargets targets = build_targets(s.graph, labels, &s.vocabulary, s.options.seed);
   return evaluate_split(s.model, s.graph, held_out, split, seed, &targets, s.options.infer_fanouts);
-}
-
-std::string Student::describe() const {
-  return impl_->meta.dump();
 }
 
 // The split a checkpoint was trained with; a changed graph would leak test calls.
@@ -182,21 +173,23 @@ Result<void> check_split(const std::string& meta_text, const GraphData& graph) {
   return {};
 }
 
-double bernoulli_distillation(const std::vector<float>& student_logits,
-                              const std::vector<float>& teacher_probs, double temperature) {
+double torch_side::bernoulli_distillation(const std::vector<float>& student_logits,
+                                          const std::vector<float>& teacher_probs,
+                                          double temperature) {
   auto s = torch::tensor(student_logits).unsqueeze(0),
        t = torch::tensor(teacher_probs).unsqueeze(0);
   return bernoulli_kl(s, t, temperature).item<double>();
 }
 
-double softmax_distillation(const std::vector<float>& student_logits,
-                            const std::vector<float>& teacher_probs, double temperature) {
+double torch_side::softmax_distillation(const std::vector<float>& student_logits,
+                                        const std::vector<float>& teacher_probs,
+                                        double temperature) {
   auto s = torch::tensor(student_logits).unsqueeze(0),
        t = torch::tensor(teacher_probs).unsqueeze(0);
   return softmax_kl(s, t, temperature).item<double>();
 }
 
-std::string blas_library() {
+std::string torch_side::blas_library() {
   // Multiply once so LibTorch has loaded (and bound) the BLAS it will use.
   torch::mm(torch::ones({64, 64}), torch::ones({64, 64})).sum().item<float>();
   std::ifstream maps("/proc/self/maps");

@@ -10,9 +10,9 @@
 //   for (const Scored& call : p.calls) printf("%s %.2f\n", call.label.c_str(), call.p);
 //
 // Inputs are vocabulary-free (hashed sub-tokens and normalised counts), so a trained model
-// works on any repository. LibTorch is confined to the files part.cmake names: this header
-// and the graph side (graph_data.cpp, features.cpp, sampler.cpp, targets.cpp) build
-// without it.
+// works on any repository. LibTorch is confined to the module part.cmake builds
+// (libyantra_torch.so), which the core loads on the first call that needs the network
+// (torch_module.h): commands that never touch the model never pay LibTorch's start-up.
 #pragma once
 
 #include <array>
@@ -283,8 +283,9 @@ class Student {
   std::string describe() const;  // version, options and metrics stored with the weights
   const EmbeddingRefresh& embeddings() const;  // how load() got the full-graph embeddings
 
+  struct Impl;  // the LibTorch side (torch_module.h)
+
  private:
-  struct Impl;
   explicit Student(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -360,8 +361,9 @@ class OnlineLearner {
   size_t replay_size() const;
   PassCalibration calibration() const;
 
+  struct Impl;  // the LibTorch side (torch_module.h)
+
  private:
-  struct Impl;
   explicit OnlineLearner(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -248,8 +248,9 @@ static void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 }
 
-Result<TrainReport> train_student(const GraphData& g, const StudentOptions& o,
-                                  const std::string& out_dir, const labels::LabelReport* labels) {
+Result<TrainReport> torch_side::train_student(const GraphData& g, const StudentOptions& o,
+                                              const std::string& out_dir,
+                                              const labels::LabelReport* labels) {
   keep_freed_memory();
   if (g.calls_resolved.size() < 20)
     return Error::in(g.db_path, "too few calls inside the repository to learn from (" +
