@@ -198,12 +198,16 @@ struct StudentSide {
   double epoch_seconds = 0;   // median over epochs
   double hits_at_10 = 0, mrr = 0, in_degree_hits_at_10 = 0, in_degree_mrr = 0;
   size_t test_calls = 0;
+  // Inference: one function from a sampled 10/5/2 neighbourhood; every node at once.
+  double infer_p50_ms = 0, infer_p99_ms = 0, full_graph_seconds = 0;
+  uint64_t model_bytes = 0;  // the checkpoint on disk (yantra only; 0: not measured)
 };
 
 struct StudentBenchResult {
   int epochs = 0;
   StudentSide yantra, peer;  // peer.train.ran false: not run (see not_run)
   double epoch_ratio = 0;    // peer epoch / yantra epoch: above 1, yantra is faster
+  double p99_ratio = 0;      // peer p99 / yantra p99 of single-function inference
   std::string table;
   std::string json_line;
 };

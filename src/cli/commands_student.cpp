@@ -22,8 +22,11 @@ struct StudentArgs {
   bool pylint = true;
   std::string name;
   size_t top = 10;
+  size_t timing = 0;  // eval: single-function inferences to time
   bool json_out = false;
-  std::string graph_path() const { return (store.empty() ? repo + "/.yantra" : store) + "/graph.db"; }
+  std::string graph_path() const {
+    return (store.empty() ? repo + "/.yantra" : store) + "/graph.db";
+  }
   std::string model_dir() const { return (store.empty() ? repo + "/.yantra" : store) + "/student"; }
 };
 
@@ -67,35 +70,43 @@ std::optional<yantra::labels::LabelReport> extract_labels_or_warn(const StudentA
   return std::move(*report);
 }
 
-std::string fixed(double v, int d = 4) { return format_fixed(v, d); }
+std::string fixed(double v, int d = 4) {
+  return format_fixed(v, d);
+}
 
 nlohmann::json rank_json(const s::RankMetrics& m) {
   return {{"hits@10", m.hits_at_10}, {"mrr", m.mrr}, {"queries", m.queries}};
 }
 
 nlohmann::json set_json(const s::SetMetrics& m) {
-  return {{"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
+  return {
+      {"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
 }
 
 nlohmann::json kind_json(const s::KindMetrics& m) {
-  return {{"micro_f1", m.micro_f1}, {"auroc", m.auroc}, {"threshold", m.threshold},
-          {"functions", m.functions}, {"positives", m.positives}};
+  return {{"micro_f1", m.micro_f1},
+          {"auroc", m.auroc},
+          {"threshold", m.threshold},
+          {"functions", m.functions},
+          {"positives", m.positives}};
 }
 
 nlohmann::json eval_json(const s::EvalReport& r) {
-  return {{"next_call",
-           {{"student", rank_json(r.next_call)},
-            {"student_embedding_only", rank_json(r.next_call_embedding_only)},
-            {"in_degree", rank_json(r.next_call_in_degree)},
-            {"cooccurrence", rank_json(r.next_call_cooccurrence)},
-            {"negatives_per_query", 100}}},
-          {"imports",
-           {{"student", set_json(r.imports)},
-            {"frequency", set_json(r.imports_frequency)},
-            {"file_frequency", set_json(r.imports_file_frequency)}}},
-          {"test_kinds", {{"student", kind_json(r.test_kinds)}, {"prior", kind_json(r.test_kinds_prior)}}},
-          {"bug_kinds", {{"student", kind_json(r.bug_kinds)}, {"prior", kind_json(r.bug_kinds_prior)}}},
-          {"seconds", r.seconds}};
+  return {
+      {"next_call",
+       {{"student", rank_json(r.next_call)},
+        {"student_embedding_only", rank_json(r.next_call_embedding_only)},
+        {"in_degree", rank_json(r.next_call_in_degree)},
+        {"cooccurrence", rank_json(r.next_call_cooccurrence)},
+        {"negatives_per_query", 100}}},
+      {"imports",
+       {{"student", set_json(r.imports)},
+        {"frequency", set_json(r.imports_frequency)},
+        {"file_frequency", set_json(r.imports_file_frequency)}}},
+      {"test_kinds",
+       {{"student", kind_json(r.test_kinds)}, {"prior", kind_json(r.test_kinds_prior)}}},
+      {"bug_kinds", {{"student", kind_json(r.bug_kinds)}, {"prior", kind_json(r.bug_kinds_prior)}}},
+      {"seconds", r.seconds}};
 }
 
 void print_eval(const s::EvalReport& r) {
@@ -134,15 +145,16 @@ int run_train(const StudentArgs& a) {
   s::StudentOptions o = a.options;
   o.progress = !a.json_out;
   auto labels = extract_labels_or_warn(a);
-  s::TrainReport r =
-      s::train_student(graph, o, a.model_dir(), labels ? &*labels : nullptr).take();
+  s::TrainReport r = s::train_student(graph, o, a.model_dir(), labels ? &*labels : nullptr).take();
   if (a.json_out) {
     nlohmann::json epochs = nlohmann::json::array();
     for (const auto& e : r.epochs)
-      epochs.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"seconds", e.seconds},
+      epochs.push_back({{"epoch", e.epoch},
+                        {"loss", e.loss},
+                        {"seconds", e.seconds},
                         {"validation_mrr", e.validation_mrr}});
-    std::cout << nlohmann::json{{"checkpoint", r.checkpoint}, {"best_epoch", r.best_epoch},
-                                {"parameters", r.parameters}, {"epochs", epochs},
+    std::cout << nlohmann::json{{"checkpoint", r.checkpoint},   {"best_epoch", r.best_epoch},
+                                {"parameters", r.parameters},   {"epochs", epochs},
                                 {"train_calls", r.train_calls}, {"test_calls", r.test_calls},
                                 {"eval", eval_json(r.eval)}}
                      .dump()
@@ -213,16 +225,33 @@ int run_eval(const StudentArgs& a) {
   std::string pass_path = a.model_dir() + "/pass_head.pt";
   if (std::filesystem::exists(pass_path))
     pass = s::OnlineLearner::open(pass_path, {}).take().calibration();
+  std::optional<s::InferenceTiming> timing;
+  if (a.timing > 0) timing = student.time_inference(a.timing, a.options.seed).take();
   if (a.json_out) {
     nlohmann::json j = eval_json(r);
+    if (timing)
+      j["inference"] = {{"queries", timing->queries},
+                        {"p50_ms", timing->p50_ms},
+                        {"p99_ms", timing->p99_ms},
+                        {"mean_ms", timing->mean_ms},
+                        {"full_graph_s", timing->full_graph_seconds}};
     if (pass)
-      j["pass_probability"] = {{"outcomes", pass->outcomes}, {"mean_p", pass->mean_p},
-                               {"pass_rate", pass->pass_rate}, {"brier", pass->brier},
+      j["pass_probability"] = {{"outcomes", pass->outcomes},
+                               {"mean_p", pass->mean_p},
+                               {"pass_rate", pass->pass_rate},
+                               {"brier", pass->brier},
                                {"ece", pass->ece}};
     std::cout << j.dump() << "\n";
     return 0;
   }
   print_eval(r);
+  if (timing) {
+    Table t({"inference", "queries", "p50 ms", "p99 ms", "mean ms", "full graph s"});
+    t.add({"one function, sampled neighbourhood", std::to_string(timing->queries),
+           fixed(timing->p50_ms, 2), fixed(timing->p99_ms, 2), fixed(timing->mean_ms, 2),
+           fixed(timing->full_graph_seconds, 2)});
+    std::cout << "\n" << t.render();
+  }
   if (pass) {
     Table t({"pass probability (prequential)", "outcomes", "mean p", "pass rate", "Brier", "ECE"});
     t.add({"pass head", std::to_string(pass->outcomes), fixed(pass->mean_p), fixed(pass->pass_rate),
@@ -255,7 +284,8 @@ Handler declare_train(CLI::App& app) {
   app.add_option("--layers", o.layers, "GraphSAGE layers (one fan-out each)")
       ->envname("YANTRA_LAYERS");
   app.add_option("--fanouts", o.train_fanouts, "neighbours sampled per hop in training")
-      ->envname("YANTRA_FANOUTS")->delimiter(',');
+      ->envname("YANTRA_FANOUTS")
+      ->delimiter(',');
   app.add_option("--batch", o.batch_edges, "calls per mini-batch")->envname("YANTRA_BATCH");
   app.add_option("--negatives", o.negatives,
                  "non-callees scored per call: one from the caller's file, the rest uniform")
@@ -294,6 +324,9 @@ Handler declare_eval(CLI::App& app) {
   add_labels(app, *a);
   app.add_option("--seed", a->options.seed, "seed of the sampled negatives")
       ->envname("YANTRA_SEED");
+  app.add_option("--timing", a->timing,
+                 "also time N single-function inferences and one full-graph embedding")
+      ->envname("YANTRA_TIMING");
   return [a] { return run_eval(*a); };
 }
 

@@ -3,8 +3,11 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
 
 #include "student/model.h"
 #include "student/torch_module.h"
@@ -50,6 +53,7 @@ class TorchStudent final : public Student::Impl {
   explicit TorchStudent(const GraphData& g) : graph(g) {}
   Result<Prediction> predict(int32_t node, size_t top_k) override;
   Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels) override;
+  Result<InferenceTiming> time_inference(size_t queries, uint64_t seed) override;
   std::string describe() const override { return meta.dump(); }
   const EmbeddingRefresh& embeddings() const override { return refresh; }
 
@@ -158,6 +162,38 @@ Result<EvalReport> TorchStudent::evaluate(uint64_t seed, const labels::LabelRepo
   ModelInputs held_out = build_inputs(s.graph, split.hidden, s.scale ? &*s.scale : nullptr);
   NodeTargets targets = build_targets(s.graph, labels, &s.vocabulary, s.options.seed);
   return evaluate_split(s.model, s.graph, held_out, split, seed, &targets, s.options.infer_fanouts);
+}
+
+Result<InferenceTiming> TorchStudent::time_inference(size_t queries, uint64_t seed) {
+  std::vector<int32_t> functions;
+  for (size_t i = 0; i < graph.size(); ++i)
+    if (graph.kind[i] == Kind::kFunction || graph.kind[i] == Kind::kMethod)
+      functions.push_back(int32_t(i));
+  if (functions.empty() || queries == 0)
+    return Error::in(graph.db_path, "no functions to time inference on");
+  std::mt19937_64 rng(seed);
+  torch::NoGradGuard no_grad;
+  std::vector<double> ms;
+  for (size_t q = 0; q < queries + 10; ++q) {
+    int32_t node = functions[rng() % functions.size()];
+    double start = monotonic_seconds();
+    Block block = sampler->sample({node}, options.infer_fanouts);
+    torch::Tensor z = model->forward_block(inputs, block);
+    (void)z[0][0].item<float>();  // the embedding is computed, not just scheduled
+    if (q >= 10) ms.push_back(1e3 * (monotonic_seconds() - start));
+  }
+  std::sort(ms.begin(), ms.end());
+  InferenceTiming t;
+  t.queries = ms.size();
+  const size_t n = ms.size();
+  t.p50_ms = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  t.p99_ms = ms[std::min(ms.size() - 1, size_t(std::ceil(0.99 * double(ms.size()))) - 1)];
+  t.mean_ms = std::accumulate(ms.begin(), ms.end(), 0.0) / double(ms.size());
+  double start = monotonic_seconds();
+  torch::Tensor all = model->forward_full(inputs, graph.size());
+  (void)all[0][0].item<float>();
+  t.full_graph_seconds = monotonic_seconds() - start;
+  return t;
 }
 
 // The split a checkpoint was trained with; a changed graph would leak test calls.

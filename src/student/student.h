@@ -269,6 +269,15 @@ std::string embedding_cache_path(const std::string& checkpoint);
 // Loads the checkpoint for `graph` and brings its embedding cache up to date.
 Result<EmbeddingRefresh> refresh_embeddings(const std::string& checkpoint, const GraphData& graph);
 
+// Inference as the router runs it, timed: one function's embedding from a sampled
+// neighbourhood (the checkpoint's inference fan-outs), then one embedding of every node
+// over its whole neighbourhood (no cache): the protocol of sage_ref.py's latency figures.
+struct InferenceTiming {
+  size_t queries = 0;
+  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
+  double full_graph_seconds = 0;
+};
+
 class Student {
  public:
   // A checkpoint written by train_student, for the graph it will answer about.
@@ -280,6 +289,8 @@ class Student {
   // of sage_ref.py); an error if the graph's calls changed since, as test calls would leak.
   // `labels`: the test and bug kinds to score those heads against (null: imports only).
   Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels = nullptr);
+  // `queries` seeded functions or methods, after ten untimed ones to warm up.
+  Result<InferenceTiming> time_inference(size_t queries, uint64_t seed);
   std::string describe() const;  // version, options and metrics stored with the weights
   const EmbeddingRefresh& embeddings() const;  // how load() got the full-graph embeddings
 

@@ -81,6 +81,10 @@ Result<EvalReport> Student::evaluate(uint64_t seed, const labels::LabelReport* l
   return impl_->evaluate(seed, labels);
 }
 
+Result<InferenceTiming> Student::time_inference(size_t queries, uint64_t seed) {
+  return impl_->time_inference(queries, seed);
+}
+
 std::string Student::describe() const {
   return impl_->describe();
 }

@@ -19,6 +19,7 @@ struct Student::Impl {
   virtual ~Impl() = default;
   virtual Result<Prediction> predict(int32_t node, size_t top_k) = 0;
   virtual Result<EvalReport> evaluate(uint64_t seed, const labels::LabelReport* labels) = 0;
+  virtual Result<InferenceTiming> time_inference(size_t queries, uint64_t seed) = 0;
   virtual std::string describe() const = 0;
   virtual const EmbeddingRefresh& embeddings() const = 0;
 };
@@ -35,7 +36,7 @@ struct OnlineLearner::Impl {
 
 // Bumped whenever this table or the types it passes change, so a stale module beside a
 // newer core is refused instead of misread.
-constexpr int kTorchModuleAbi = 1;
+constexpr int kTorchModuleAbi = 2;
 
 struct TorchModule {
   int abi = kTorchModuleAbi;

@@ -30,9 +30,20 @@ TEST(StudentBench, TrainsBesideThePeerAndReportsTheRatio) {
     EXPECT_GT(s["peak_rss_bytes"].get<double>(), 1e7) << side;
     EXPECT_GE(s["hits_at_10"].get<double>(), 0.0) << side;
     EXPECT_LE(s["hits_at_10"].get<double>(), 1.0) << side;
+    // Single-function inference and a full-graph embedding, timed on each side.
+    EXPECT_GT(s["infer_p50_ms"].get<double>(), 0.0) << side;
+    EXPECT_GE(s["infer_p99_ms"].get<double>(), s["infer_p50_ms"].get<double>()) << side;
+    EXPECT_GT(s["full_graph_s"].get<double>(), 0.0) << side;
   }
   EXPECT_NEAR(j["epoch_ratio"].get<double>(),
               j["peer"]["epoch_s"].get<double>() / j["yantra"]["epoch_s"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["p99_ratio"].get<double>(),
+              j["peer"]["infer_p99_ms"].get<double>() / j["yantra"]["infer_p99_ms"].get<double>(),
+              1e-9);
+  // The checkpoint on disk: real, and within the 20 MB the student is allowed.
+  EXPECT_GT(j["model_bytes"].get<double>(), 1e5);
+  EXPECT_LT(j["model_bytes"].get<double>(), 20e6);
+  EXPECT_NE(out.find("single-function p99: sage_ref.py / yantra"), std::string::npos) << out;
 }
 
 TEST(StudentBench, RunsAloneWithoutThePeerAndRefusesAMissingCorpus) {
