@@ -133,7 +133,7 @@ void print_eval(const s::EvalReport& r) {
     kinds.add({name, fixed(m.micro_f1), fixed(m.auroc), std::to_string(m.functions),
                std::to_string(m.positives)});
   };
-  kind_row("test kinds: student (blind)", r.test_kinds);
+  kind_row("test kinds: student (body)", r.test_kinds);
   kind_row("test kinds: label priors", r.test_kinds_prior);
   kind_row("bug kinds: student (blind)", r.bug_kinds);
   kind_row("bug kinds: label priors", r.bug_kinds_prior);
@@ -274,6 +274,9 @@ Handler declare_train(CLI::App& app) {
   app.add_option("--node-batch", o.node_batch,
                  "labelled functions per step for the import, test-kind and bug-kind heads")
       ->envname("YANTRA_NODE_BATCH");
+  app.add_option("--tested-batch", o.tested_batch,
+                 "tested functions per step for the test-kind head (drawn apart: they are few)")
+      ->envname("YANTRA_TESTED_BATCH");
   app.add_flag("--curriculum,!--no-curriculum", o.curriculum,
                "first epoch: the node heads meet functions whose teachers are surest first")
       ->envname("YANTRA_CURRICULUM");

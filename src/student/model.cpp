@@ -3,8 +3,10 @@
 
 namespace yantra::student {
 
-NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes,
-                        size_t n_blind) {
+NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes, size_t n_seeds,
+                        SeedView view) {
+  const size_t n_blind = view == SeedView::kBlind ? n_seeds : 0;
+  const size_t n_body = view == SeedView::kBody ? n_seeds : 0;
   std::vector<int64_t> tokens, offsets;
   offsets.reserve(nodes.size());
   std::vector<float> numeric(nodes.size() * kNumericFeatures);
@@ -20,21 +22,22 @@ NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes
     std::copy_n(&in.numeric[size_t(v) * kNumericFeatures], kNumericFeatures, row);
     if (i < n_blind)  // call counts: in-degree, out-degree, external calls
       for (int j : {3, 4, 5}) row[j] = in.zero_numeric[size_t(j)];
+    if (i < n_body) row[3] = in.zero_numeric[3];  // no callers
   }
   NodeBatch b;
   b.tokens = torch::tensor(tokens, torch::kLong);
   b.offsets = torch::tensor(offsets, torch::kLong);
-  b.numeric = torch::from_blob(numeric.data(), {int64_t(nodes.size()), kNumericFeatures},
-                               torch::kFloat)
-                  .clone();
+  b.numeric =
+      torch::from_blob(numeric.data(), {int64_t(nodes.size()), kNumericFeatures}, torch::kFloat)
+          .clone();
   return b;
 }
 
 SageImpl::SageImpl(int hidden_, int layers, double dropout_)
     : hidden(hidden_), n_layers(layers), dropout(dropout_) {
   tokens = register_module(
-      "tokens", torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(kTokenBuckets, kInputWidth)
-                                            .mode(torch::kMean)));
+      "tokens", torch::nn::EmbeddingBag(
+                    torch::nn::EmbeddingBagOptions(kTokenBuckets, kInputWidth).mode(torch::kMean)));
   numeric = register_module("numeric", torch::nn::Linear(kNumericFeatures, kInputWidth));
   for (int l = 0; l < layers; ++l) {
     int in = l == 0 ? kInputWidth : hidden;
@@ -72,26 +75,25 @@ torch::Tensor relation_means(const torch::Tensor& x, const torch::Tensor& dst,
   return sum.view({n_dst, kRelations * d});
 }
 
-torch::Tensor SageImpl::forward_block(const ModelInputs& in, const Block& block, bool blind) {
-  torch::Tensor x =
-      input_layer(gather_inputs(in, block.nodes, blind ? size_t(block.hop_end[0]) : 0));
+torch::Tensor SageImpl::forward_block(const ModelInputs& in, const Block& block, SeedView view) {
+  torch::Tensor x = input_layer(gather_inputs(in, block.nodes, size_t(block.hop_end[0]), view));
   const size_t edges = block.edge_dst.size();
-  torch::Tensor dst = torch::from_blob(const_cast<int32_t*>(block.edge_dst.data()),
-                                       {int64_t(edges)}, torch::kInt)
-                          .to(torch::kLong);
-  torch::Tensor src = torch::from_blob(const_cast<int32_t*>(block.edge_src.data()),
-                                       {int64_t(edges)}, torch::kInt)
-                          .to(torch::kLong);
-  torch::Tensor rel = torch::from_blob(const_cast<uint8_t*>(block.edge_rel.data()),
-                                       {int64_t(edges)}, torch::kUInt8)
-                          .to(torch::kLong);
+  torch::Tensor dst =
+      torch::from_blob(const_cast<int32_t*>(block.edge_dst.data()), {int64_t(edges)}, torch::kInt)
+          .to(torch::kLong);
+  torch::Tensor src =
+      torch::from_blob(const_cast<int32_t*>(block.edge_src.data()), {int64_t(edges)}, torch::kInt)
+          .to(torch::kLong);
+  torch::Tensor rel =
+      torch::from_blob(const_cast<uint8_t*>(block.edge_rel.data()), {int64_t(edges)}, torch::kUInt8)
+          .to(torch::kLong);
   for (int l = 0; l < n_layers; ++l) {
     int64_t n_dst = block.hop_end[size_t(n_layers - 1 - l)];
     // Edges are sorted by dst: those into the first n_dst nodes are a prefix.
     int64_t m = std::lower_bound(block.edge_dst.begin(), block.edge_dst.end(), int32_t(n_dst)) -
                 block.edge_dst.begin();
-    torch::Tensor agg = relation_means(x, dst.narrow(0, 0, m), src.narrow(0, 0, m),
-                                       rel.narrow(0, 0, m), n_dst);
+    torch::Tensor agg =
+        relation_means(x, dst.narrow(0, 0, m), src.narrow(0, 0, m), rel.narrow(0, 0, m), n_dst);
     x = convs[size_t(l)](torch::cat({agg, x.narrow(0, 0, n_dst)}, 1));
     if (l + 1 < n_layers) x = torch::dropout(torch::relu(x), dropout, is_training());
   }

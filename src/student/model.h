@@ -35,10 +35,10 @@ void use_caching_cpu_allocator(size_t max_cached_bytes);
 struct NodeBatch {
   torch::Tensor tokens, offsets, numeric;
 };
-// The first `n_blind` nodes are seen as just declared: their own tokens only (no callee
-// names) and zero call counts.
+// The first `n_seeds` nodes are seen as `view` says: kBlind, their own tokens only (no
+// callee names) and zero call counts; kBody, everything but the count of calls into them.
 NodeBatch gather_inputs(const ModelInputs& in, const std::vector<int32_t>& nodes,
-                        size_t n_blind = 0);
+                        size_t n_seeds = 0, SeedView view = SeedView::kOpen);
 
 // Logits of the node heads for rows of embeddings.
 struct NodeLogits {
@@ -50,9 +50,10 @@ struct NodeLogits {
 // then a link decoder over [z_u * z_v, pair features] for next-call prediction.
 struct SageImpl : torch::nn::Module {
   SageImpl(int hidden, int layers, double dropout);
-  // Embeddings of block.nodes[0, hop_end[0]) from a sampled block; `blind`: the block
-  // was sampled blind and its seeds read their blind inputs.
-  torch::Tensor forward_block(const ModelInputs& in, const Block& block, bool blind = false);
+  // Embeddings of block.nodes[0, hop_end[0]) from a sampled block; `view`: how the block
+  // was sampled, and so how its seeds read their inputs.
+  torch::Tensor forward_block(const ModelInputs& in, const Block& block,
+                              SeedView view = SeedView::kOpen);
   // The node heads on embeddings `z` of functions whose modules import `file_imports`
   // (rows x kImportSlots, 1 where the module imports that slot's target).
   NodeLogits node_logits(const torch::Tensor& z, const torch::Tensor& file_imports);
@@ -90,13 +91,18 @@ torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_
 // then learns only what a function's own features add. `kinds`: false keeps the kinds
 // heads as they are (weights from a crowd master); import slots are this repository's.
 void init_node_heads_from_priors(Sage& model, const NodeTargets& t, bool kinds);
-// Head logits for `nodes`, each embedded blind from a sampled neighbourhood.
-NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
-                        const std::vector<int32_t>& nodes, const std::vector<int>& fanouts);
-// The three heads' losses on a batch of labelled nodes (each head on the rows it labels).
+// Head logits for `nodes`, each embedded from a sampled neighbourhood, seen as `view`.
+// The import and bug-kind heads read the blind view (import labels are read off a
+// function's calls); the test-kind head reads the body view (the tests that call a
+// function hold its labels, and what its code does is the evidence).
+NodeLogits seed_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                       const std::vector<int32_t>& nodes, const std::vector<int>& fanouts,
+                       SeedView view);
+// The three heads' losses: imports and bug kinds on `nodes` (each on the rows it labels),
+// test kinds on `tested` (functions some test reaches).
 torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
                              const NodeTargets& t, const std::vector<int32_t>& nodes,
-                             const StudentOptions& o);
+                             const std::vector<int32_t>& tested, const StudentOptions& o);
 // Probabilities, row-major per node: imports kImportSlots, test kinds, bug kinds.
 struct NodeScores {
   std::vector<float> imports, test_kinds, bug_kinds;

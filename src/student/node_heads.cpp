@@ -1,7 +1,10 @@
-// The node heads: required imports, test kinds and bug kinds of a function, learned on
-// blind embeddings (the function as just declared: its name, parameters, docstring and
-// place, none of its calls or callers), so what they predict for a function being written
-// is what they were measured on, and a label read off a function's calls cannot leak in.
+// The node heads: required imports, test kinds and bug kinds of a function. Imports and
+// bug kinds are learned on blind embeddings (the function as just declared: its name,
+// parameters, docstring and place, none of its calls or callers), so what they predict
+// for a function being written is what they were measured on, and a label read off a
+// function's calls cannot leak in. Test kinds are learned on the body view (its code too,
+// none of its callers): the tests that call a function hold its labels and stay hidden,
+// and what its code does (raising, I/O, warnings, floats) is most of the evidence.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -73,10 +76,11 @@ torch::Tensor file_imports_tensor(const NodeTargets& t, const std::vector<int32_
   return x;
 }
 
-NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
-                        const std::vector<int32_t>& nodes, const std::vector<int>& fanouts) {
-  Block block = sampler.sample(nodes, fanouts, /*blind=*/true);
-  torch::Tensor z = model->forward_block(in, block, /*blind=*/true);
+NodeLogits seed_logits(Sage& model, const ModelInputs& in, Sampler& sampler, const NodeTargets& t,
+                       const std::vector<int32_t>& nodes, const std::vector<int>& fanouts,
+                       SeedView view) {
+  Block block = sampler.sample(nodes, fanouts, view);
+  torch::Tensor z = model->forward_block(in, block, view);
   std::vector<int64_t> local;
   for (int32_t v : nodes) local.push_back(sampler.local_of(v));
   z = z.index_select(0, torch::tensor(local, torch::kLong));
@@ -85,10 +89,22 @@ NodeLogits blind_logits(Sage& model, const ModelInputs& in, Sampler& sampler, co
 
 torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
                              const NodeTargets& t, const std::vector<int32_t>& nodes,
-                             const StudentOptions& o) {
-  NodeLogits l = blind_logits(model, in, sampler, t, nodes, o.train_fanouts);
-  const int64_t n = int64_t(nodes.size());
+                             const std::vector<int32_t>& tested, const StudentOptions& o) {
   torch::Tensor loss = torch::zeros({});
+  // Test kinds: every row is labelled.
+  if (!tested.empty()) {
+    torch::Tensor logits =
+        seed_logits(model, in, sampler, t, tested, o.train_fanouts, SeedView::kBody).test_kinds;
+    torch::Tensor y = torch::zeros({int64_t(tested.size()), labels::kTestKinds});
+    float* p = y.data_ptr<float>();
+    for (size_t i = 0; i < tested.size(); ++i)
+      for (int k = 0; k < labels::kTestKinds; ++k)
+        p[i * labels::kTestKinds + size_t(k)] = float(t.test_kinds[size_t(tested[i])] >> k & 1u);
+    loss = loss + torch::binary_cross_entropy_with_logits(logits, y);
+  }
+  if (nodes.empty()) return loss;
+  NodeLogits l = seed_logits(model, in, sampler, t, nodes, o.train_fanouts, SeedView::kBlind);
+  const int64_t n = int64_t(nodes.size());
   // Imports: every slot the vocabulary fills, for functions inside a module.
   torch::Tensor rows = rows_where(nodes, [&](int32_t v) { return t.has_imports[v] != 0; });
   int64_t slots = int64_t(t.vocabulary.size());
@@ -100,17 +116,6 @@ torch::Tensor node_head_loss(Sage& model, const ModelInputs& in, Sampler& sample
     loss = loss + torch::binary_cross_entropy_with_logits(
                       l.imports.index_select(0, rows).narrow(1, 0, slots),
                       y.index_select(0, rows).narrow(1, 0, slots));
-  }
-  // Test kinds: functions some test reaches.
-  rows = rows_where(nodes, [&](int32_t v) { return t.tested[v] != 0; });
-  if (rows.numel() > 0) {
-    torch::Tensor y = torch::zeros({n, labels::kTestKinds});
-    float* p = y.data_ptr<float>();
-    for (size_t i = 0; i < nodes.size(); ++i)
-      for (int k = 0; k < labels::kTestKinds; ++k)
-        p[i * labels::kTestKinds + size_t(k)] = float(t.test_kinds[size_t(nodes[i])] >> k & 1u);
-    loss = loss + torch::binary_cross_entropy_with_logits(l.test_kinds.index_select(0, rows),
-                                                          y.index_select(0, rows));
   }
   // Bug kinds: hard labels where the analysers are confident, plus distillation of their
   // soft labels, KL(teacher_T || student_T) * T^2, weighted by alpha.
@@ -140,9 +145,10 @@ NodeScores score_nodes(Sage& model, const ModelInputs& in, Sampler& sampler, con
   for (size_t from = 0; from < nodes.size(); from += kChunk) {
     std::vector<int32_t> chunk(nodes.begin() + long(from),
                                nodes.begin() + long(std::min(nodes.size(), from + kChunk)));
-    NodeLogits l = blind_logits(model, in, sampler, t, chunk, fanouts);
-    append(s.imports, l.imports), append(s.test_kinds, l.test_kinds);
-    append(s.bug_kinds, l.bug_kinds);
+    NodeLogits blind = seed_logits(model, in, sampler, t, chunk, fanouts, SeedView::kBlind);
+    NodeLogits body = seed_logits(model, in, sampler, t, chunk, fanouts, SeedView::kBody);
+    append(s.imports, blind.imports), append(s.test_kinds, body.test_kinds);
+    append(s.bug_kinds, blind.bug_kinds);
   }
   return s;
 }
@@ -201,7 +207,8 @@ double f1_at(const Pairs& p, double threshold) {
 double best_f1_threshold(const Pairs& p) {
   std::vector<size_t> order(p.score.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.score[a] > p.score[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return p.score[a] > p.score[b]; });
   double positives = double(std::count(p.label.begin(), p.label.end(), 1));
   double tp = 0, called = 0, best = 0, threshold = 0.5;
   for (size_t i = 0; i < order.size(); ++i) {

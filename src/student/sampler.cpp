@@ -20,7 +20,7 @@ uint64_t Sampler::next() {
 }
 
 Block Sampler::sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts,
-                      bool blind) {
+                      SeedView view) {
   for (int32_t t : touched_) local_[t] = -1;
   touched_.clear();
   Block b;
@@ -42,9 +42,9 @@ Block Sampler::sample(const std::vector<int32_t>& seeds, const std::vector<int>&
       int32_t node = b.nodes[x];
       int64_t degree[kRelations], total = 0;
       for (int r = 0; r < kRelations; ++r) total += degree[r] = in_.relations[r].degree(node);
-      if (blind && x < size_t(b.hop_end[0])) {  // a blind seed sees structure only
-        total -= degree[kUses] + degree[kUsedBy];
-        degree[kUses] = degree[kUsedBy] = 0;
+      if (view != SeedView::kOpen && x < size_t(b.hop_end[0])) {
+        total -= degree[kUsedBy], degree[kUsedBy] = 0;  // never its callers
+        if (view == SeedView::kBlind) total -= degree[kUses], degree[kUses] = 0;
       }
       picks.clear();
       if (total <= k) {

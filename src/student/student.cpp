@@ -130,7 +130,7 @@ Result<Prediction> TorchStudent::predict(int32_t node, size_t top_k) {
   for (int64_t i = 0; i < values.size(0); ++i)
     out.calls.push_back(
         {s.graph.qname[candidates[order[i].item<int64_t>()]], values[i].item<double>()});
-  // The node heads see the function blind, as they were trained and measured.
+  // The node heads see the function as they were trained and measured (score_nodes).
   NodeScores heads =
       score_nodes(s.model, s.inputs, *s.sampler, s.targets, {node}, s.options.infer_fanouts);
   auto ranked = [&](const std::vector<float>& p, auto name_of, size_t n, size_t k) {

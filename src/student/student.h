@@ -125,14 +125,19 @@ struct Block {
   std::vector<uint8_t> edge_rel;
 };
 
+// How a sample's seeds are seen. kBlind: as just declared, with their structure (module,
+// class, members) but none of their calls or callers. kBody: their code too (the calls
+// they make, callee names, calls out) but still none of their callers, so the tests that
+// call a function never show through to a head that learns from those tests.
+enum class SeedView : uint8_t { kOpen, kBlind, kBody };
+
 class Sampler {
  public:
   Sampler(const ModelInputs& inputs, size_t n_nodes, uint64_t seed);
   // `seeds` may repeat; block.nodes holds each once. local_of() maps a global id of the
-  // last sampled block to its local index. `blind`: the seeds are seen as just declared,
-  // with their structure (module, class, members) but none of their calls or callers.
+  // last sampled block to its local index.
   Block sample(const std::vector<int32_t>& seeds, const std::vector<int>& fanouts,
-               bool blind = false);
+               SeedView view = SeedView::kOpen);
   int32_t local_of(int32_t node) const { return local_[node]; }
 
  private:
@@ -186,6 +191,7 @@ struct StudentOptions {
   double temperature = 3.0;  // distillation temperature
   double alpha = 0.5;        // weight of the distillation term where soft labels exist
   int node_batch = 1024;     // labelled functions per step for the node heads (at most)
+  int tested_batch = 256;    // tested functions per step for the test-kind head (at most)
   // A small repository passes over its calls several times an epoch: with a step or two
   // per epoch, early stopping would judge heads that have barely moved.
   int min_steps_per_epoch = 40;

@@ -79,6 +79,8 @@ nlohmann::json options_json(const StudentOptions& o) {
           {"seed", o.seed},
           {"min_steps_per_epoch", o.min_steps_per_epoch},
           {"curriculum", o.curriculum},
+          {"node_batch", o.node_batch},
+          {"tested_batch", o.tested_batch},
           {"init_from", o.init_from}};
 }
 
@@ -90,7 +92,7 @@ nlohmann::json rank_json(const RankMetrics& m) {
 double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g, const ModelInputs& in,
                   Sampler& sampler, Negatives& negatives, const StudentOptions& o,
                   const std::vector<size_t>& calls, const NodeTargets& targets,
-                  const std::vector<int32_t>& nodes) {
+                  const std::vector<int32_t>& nodes, const std::vector<int32_t>& tested) {
   std::vector<int32_t> seeds, pair_u, pair_v;
   std::vector<float> target;
   for (size_t c : calls) {
@@ -122,7 +124,8 @@ double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g, cons
       torch::where(y > 0.5, torch::full_like(y, float(o.negatives)), torch::ones_like(y));
   torch::Tensor loss =
       torch::binary_cross_entropy_with_logits(logits, y, w) * 2.0 / double(o.negatives + 1);
-  if (!nodes.empty()) loss = loss + node_head_loss(model, in, sampler, targets, nodes, o);
+  if (!nodes.empty() || !tested.empty())
+    loss = loss + node_head_loss(model, in, sampler, targets, nodes, tested, o);
   opt.zero_grad();
   loss.backward();
   opt.step();
@@ -159,9 +162,11 @@ double validation_node_loss(Sage& model, const ModelInputs& in, Sampler& sampler
   if (t.validation_nodes.empty()) return 0;
   torch::NoGradGuard no_grad;
   model->eval();
-  std::vector<int32_t> nodes = t.validation_nodes;
+  std::vector<int32_t> nodes = t.validation_nodes, tested;
+  for (int32_t v : nodes)
+    if (t.tested[v]) tested.push_back(v);
   if (nodes.size() > 2048) nodes.resize(2048);
-  double loss = node_head_loss(model, in, sampler, t, nodes, o).item<double>();
+  double loss = node_head_loss(model, in, sampler, t, nodes, tested, o).item<double>();
   model->train();
   return loss;
 }
@@ -179,7 +184,7 @@ std::string checkpoint_meta(const StudentOptions& o, const Split& split, const T
       {"heads",
        {{"next_call", "link prediction over functions, methods, classes"},
         {"imports", "multi-label over the import slots, blind"},
-        {"test_kinds", "multi-label, blind"},
+        {"test_kinds", "multi-label, body view (no callers)"},
         {"bug_kinds", "multi-label, distilled from pyflakes/pylint, blind"}}},
       {"labels",
        {{"imports", targets.vocabulary},
@@ -292,13 +297,22 @@ Result<TrainReport> torch_side::train_student(const GraphData& g, const StudentO
     Cycle<int32_t> nodes_of(easy_first ? curriculum_order(targets, o.seed) : targets.train_nodes,
                             rng, easy_first);
     size_t per_step = std::min(targets.train_nodes.size(), size_t(o.node_batch));
+    // Tested functions are a few percent of the labelled ones: the test-kind head draws
+    // its own rows, so it meets each of them several times an epoch.
+    std::vector<int32_t> tested_train;
+    for (int32_t v : targets.train_nodes)
+      if (targets.tested[v]) tested_train.push_back(v);
+    Cycle<int32_t> tested_of(tested_train, rng);
+    size_t tested_per_step = std::min(tested_train.size(), size_t(std::max(0, o.tested_batch)));
     Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                  o.progress ? batches : 0);
     model->train();
     for (size_t b = 0; b < batches; ++b) {
       std::vector<size_t> calls = calls_of.next(per_batch);
       std::vector<int32_t> nodes = nodes_of.next(per_step);
-      loss_sum += train_step(model, opt, g, in, sampler, negatives, o, calls, targets, nodes);
+      std::vector<int32_t> tested = tested_of.next(tested_per_step);
+      loss_sum +=
+          train_step(model, opt, g, in, sampler, negatives, o, calls, targets, nodes, tested);
       bar.advance();
     }
     bar.finish();

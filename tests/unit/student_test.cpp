@@ -191,7 +191,7 @@ TEST(StudentSampler, BlindSeedsSeeStructureButNoCallsOrCallees) {
   for (size_t e = 0; e < open.edge_dst.size(); ++e)
     if (open.edge_dst[e] == 0) seen_open.push_back(open.edge_rel[e]);
   EXPECT_NE(std::count(seen_open.begin(), seen_open.end(), uint8_t(kUses)), 0);
-  Block blind = sampler.sample({1}, {8, 8, 8}, /*blind=*/true);
+  Block blind = sampler.sample({1}, {8, 8, 8}, SeedView::kBlind);
   size_t into_seed = 0;
   for (size_t e = 0; e < blind.edge_dst.size(); ++e) {
     if (blind.edge_dst[e] != 0) continue;
@@ -200,6 +200,29 @@ TEST(StudentSampler, BlindSeedsSeeStructureButNoCallsOrCallees) {
     EXPECT_EQ(blind.nodes[size_t(blind.edge_src[e])], 0);  // its module, m
   }
   EXPECT_EQ(into_seed, 1u);
+}
+
+TEST(StudentSampler, BodySeedsSeeTheirCallsButNeverTheirCallers) {
+  GraphData g = graph_with_imports();
+  ModelInputs in = build_inputs(g, {});
+  Sampler sampler(in, g.size(), 3);
+  auto relations_into_seed = [](const Block& b) {
+    std::vector<uint8_t> out;
+    for (size_t e = 0; e < b.edge_dst.size(); ++e)
+      if (b.edge_dst[e] == 0) out.push_back(b.edge_rel[e]);
+    return out;
+  };
+  // m.g (node 2) is called by m.f and n.k: the open view sees those callers, the body
+  // view does not (a function's tests are among its callers).
+  auto open = relations_into_seed(sampler.sample({2}, {8, 8, 8}));
+  auto body = relations_into_seed(sampler.sample({2}, {8, 8, 8}, SeedView::kBody));
+  EXPECT_NE(std::count(open.begin(), open.end(), uint8_t(kUsedBy)), 0);
+  EXPECT_EQ(std::count(body.begin(), body.end(), uint8_t(kUsedBy)), 0);
+  EXPECT_NE(std::count(body.begin(), body.end(), uint8_t(kStructure)), 0);
+  // m.g calls n.k: the body view keeps that edge, the blind view does not.
+  EXPECT_NE(std::count(body.begin(), body.end(), uint8_t(kUses)), 0);
+  auto blind = relations_into_seed(sampler.sample({2}, {8, 8, 8}, SeedView::kBlind));
+  EXPECT_EQ(std::count(blind.begin(), blind.end(), uint8_t(kUses)), 0);
 }
 
 TEST(StudentLosses, DistillationMatchesHandComputation) {
