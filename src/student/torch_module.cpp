@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <filesystem>
+#include <utility>
 
 namespace yantra::student {
 namespace {
@@ -47,6 +48,14 @@ Result<const TorchModule*> open_module() {
   return module;
 }
 
+// Calls into the module, or says why it could not be loaded.
+template <class Call>
+auto with_module(Call&& call) -> decltype(call(std::declval<const TorchModule&>())) {
+  auto module = torch_module();
+  if (!module) return module.error();
+  return call(**module);
+}
+
 // For calls whose signature has no room for an error: failing to load aborts the command.
 const TorchModule& module_or_throw() {
   return *std::move(torch_module()).take();
@@ -66,9 +75,7 @@ Student::Student(Student&&) noexcept = default;
 Student::~Student() = default;
 
 Result<Student> Student::load(const std::string& checkpoint, const GraphData& graph) {
-  auto module = torch_module();
-  if (!module) return module.error();
-  auto impl = (*module)->load_student(checkpoint, graph);
+  auto impl = with_module([&](const TorchModule& m) { return m.load_student(checkpoint, graph); });
   if (!impl) return impl.error();
   return Student(std::move(impl).value());
 }
@@ -105,9 +112,8 @@ std::string embedding_cache_path(const std::string& checkpoint) {
 
 Result<TrainReport> train_student(const GraphData& graph, const StudentOptions& options,
                                   const std::string& out_dir, const labels::LabelReport* labels) {
-  auto module = torch_module();
-  if (!module) return module.error();
-  return (*module)->train_student(graph, options, out_dir, labels);
+  return with_module(
+      [&](const TorchModule& m) { return m.train_student(graph, options, out_dir, labels); });
 }
 
 // ---- OnlineLearner ----
@@ -118,9 +124,7 @@ OnlineLearner& OnlineLearner::operator=(OnlineLearner&&) noexcept = default;
 OnlineLearner::~OnlineLearner() = default;
 
 Result<OnlineLearner> OnlineLearner::open(const std::string& path, const OnlineOptions& options) {
-  auto module = torch_module();
-  if (!module) return module.error();
-  auto impl = (*module)->open_learner(path, options);
+  auto impl = with_module([&](const TorchModule& m) { return m.open_learner(path, options); });
   if (!impl) return impl.error();
   return OnlineLearner(std::move(impl).value());
 }
@@ -147,16 +151,13 @@ PassCalibration OnlineLearner::calibration() const {
 // ---- Parameters, losses, the BLAS in use ----
 
 Result<Parameters> read_parameters(const std::string& checkpoint) {
-  auto module = torch_module();
-  if (!module) return module.error();
-  return (*module)->read_parameters(checkpoint);
+  return with_module([&](const TorchModule& m) { return m.read_parameters(checkpoint); });
 }
 
 Result<void> write_parameters(const std::string& checkpoint, const Parameters& params,
                               const std::string& out) {
-  auto module = torch_module();
-  if (!module) return module.error();
-  return (*module)->write_parameters(checkpoint, params, out);
+  return with_module(
+      [&](const TorchModule& m) { return m.write_parameters(checkpoint, params, out); });
 }
 
 bool repository_specific(std::string_view parameter) {

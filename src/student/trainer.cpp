@@ -285,6 +285,11 @@ Result<TrainReport> torch_side::train_student(const GraphData& g, const StudentO
   std::mt19937_64 rng(o.seed);
   const std::string best_path = out_dir + "/model.pt";
   double best = -std::numeric_limits<double>::infinity();
+  // Tested functions are a few percent of the labelled ones: the test-kind head draws
+  // its own rows, so it meets each of them several times an epoch.
+  std::vector<int32_t> tested_train;
+  for (int32_t v : targets.train_nodes)
+    if (targets.tested[v]) tested_train.push_back(v);
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     double start = monotonic_seconds(), loss_sum = 0;
     // At least min_steps_per_epoch steps: a small repository's calls go round again.
@@ -297,11 +302,6 @@ Result<TrainReport> torch_side::train_student(const GraphData& g, const StudentO
     Cycle<int32_t> nodes_of(easy_first ? curriculum_order(targets, o.seed) : targets.train_nodes,
                             rng, easy_first);
     size_t per_step = std::min(targets.train_nodes.size(), size_t(o.node_batch));
-    // Tested functions are a few percent of the labelled ones: the test-kind head draws
-    // its own rows, so it meets each of them several times an epoch.
-    std::vector<int32_t> tested_train;
-    for (int32_t v : targets.train_nodes)
-      if (targets.tested[v]) tested_train.push_back(v);
     Cycle<int32_t> tested_of(tested_train, rng);
     size_t tested_per_step = std::min(tested_train.size(), size_t(std::max(0, o.tested_batch)));
     Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
