@@ -5,7 +5,6 @@
 // annotations and base classes land in the enclosing scope, as Python evaluates them.
 // Events are sorted by position and swept with a stack of open scopes.
 #include <algorithm>
-#include <string>
 #include <cassert>
 #include <cstring>
 #include <mutex>
@@ -13,22 +12,9 @@
 #include <unordered_map>
 
 #include "graph/extractor.h"
+#include "graph/parse_arena.h"
 
 namespace yantra::graph {
-namespace {
-
-// Per-thread parser and cursor: creating them per file would cost allocations.
-struct ThreadTools {
-  TSParser* parser = ts_parser_new();
-  TSQueryCursor* cursor = ts_query_cursor_new();
-  ThreadTools() { ts_parser_set_language(parser, tree_sitter_python()); }
-  ~ThreadTools() {
-    ts_query_cursor_delete(cursor);
-    ts_parser_delete(parser);
-  }
-};
-
-}  // namespace
 
 Extractor::Extractor(std::string_view src, const ModuleName& module, bool is_test_file)
     : src_(src), module_(module) {
@@ -416,7 +402,10 @@ size_t excessive_nesting_at(std::string_view s) {
       bool triple = i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c;
       size_t j = i + (triple ? 3 : 1);
       for (; j < s.size(); ++j) {
-        if (s[j] == '\\') { ++j; continue; }
+        if (s[j] == '\\') {
+          ++j;
+          continue;
+        }
         if (s[j] == c && (!triple || (j + 2 < s.size() && s[j + 1] == c && s[j + 2] == c))) break;
         if (!triple && s[j] == '\n') break;
       }
@@ -442,8 +431,9 @@ FileFacts too_deep(std::string_view source, size_t offset, const ModuleName& mod
   auto line = static_cast<uint32_t>(std::count(before.begin(), before.end(), '\n') + 1);
   size_t nl = before.rfind('\n');
   auto col = static_cast<uint32_t>(nl == before.npos ? offset + 1 : offset - nl);
-  f.first_errors.push_back({line, col, "brackets nested over " + std::to_string(kMaxBracketDepth) +
-                                           " deep (Python allows 200); the file was not parsed"});
+  f.first_errors.push_back({line, col,
+                            "brackets nested over " + std::to_string(kMaxBracketDepth) +
+                                " deep (Python allows 200); the file was not parsed"});
   ScopeFacts m;
   m.name = last_part(module.qname);
   m.end_line = f.n_lines;
@@ -456,12 +446,19 @@ FileFacts too_deep(std::string_view source, size_t offset, const ModuleName& mod
 FileFacts extract_facts(std::string_view source, const ModuleName& module, bool is_test_file) {
   if (size_t at = excessive_nesting_at(source); at != source.npos)
     return too_deep(source, at, module, is_test_file);
-  thread_local ThreadTools tools;
-  TSTree* tree = ts_parser_parse_string(tools.parser, nullptr, source.data(),
-                                        static_cast<uint32_t>(source.size()));
-  Extractor extractor(source, module, is_test_file);
-  FileFacts facts = extractor.run(tree, tools.cursor);
-  ts_tree_delete(tree);
+  python_query();  // compiled outside the arena: it outlives the file
+  thread_local ParseArena arena;
+  ArenaScope scope(arena);
+  // Parser and cursor are made per file in the arena (cheap there), and the tree is never
+  // deleted: the scope drops all three at once (see parse_arena.h).
+  TSParser* parser = ts_parser_new();
+  ts_parser_set_language(parser, tree_sitter_python());
+  TSQueryCursor* cursor = ts_query_cursor_new();
+  TSTree* tree =
+      ts_parser_parse_string(parser, nullptr, source.data(), static_cast<uint32_t>(source.size()));
+  FileFacts facts = Extractor(source, module, is_test_file).run(tree, cursor);
+  ts_query_cursor_delete(cursor);
+  ts_parser_delete(parser);  // runs the grammar scanner's destructor: its state is libc's
   return facts;
 }
 
