@@ -182,6 +182,9 @@ Result<Store> Store::create_scratch(const std::string& path) {
   Store store(db, scratch);
   store.final_path_ = path;
   try {
+    // 16 KiB pages: a cold index of the standard library wrote its nodes, edges and indexes
+    // 0.15 s faster than with 4 KiB (8 KiB: about the same; 64 KiB: slower).
+    store.exec("PRAGMA page_size=16384");
     store.exec("PRAGMA journal_mode=OFF");
     store.exec("PRAGMA synchronous=OFF");
     store.exec("PRAGMA cache_size=-262144");
