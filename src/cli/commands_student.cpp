@@ -74,41 +74,6 @@ std::string fixed(double v, int d = 4) {
   return format_fixed(v, d);
 }
 
-nlohmann::json rank_json(const s::RankMetrics& m) {
-  return {{"hits@10", m.hits_at_10}, {"mrr", m.mrr}, {"queries", m.queries}};
-}
-
-nlohmann::json set_json(const s::SetMetrics& m) {
-  return {
-      {"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
-}
-
-nlohmann::json kind_json(const s::KindMetrics& m) {
-  return {{"micro_f1", m.micro_f1},
-          {"auroc", m.auroc},
-          {"threshold", m.threshold},
-          {"functions", m.functions},
-          {"positives", m.positives}};
-}
-
-nlohmann::json eval_json(const s::EvalReport& r) {
-  return {
-      {"next_call",
-       {{"student", rank_json(r.next_call)},
-        {"student_embedding_only", rank_json(r.next_call_embedding_only)},
-        {"in_degree", rank_json(r.next_call_in_degree)},
-        {"cooccurrence", rank_json(r.next_call_cooccurrence)},
-        {"negatives_per_query", 100}}},
-      {"imports",
-       {{"student", set_json(r.imports)},
-        {"frequency", set_json(r.imports_frequency)},
-        {"file_frequency", set_json(r.imports_file_frequency)}}},
-      {"test_kinds",
-       {{"student", kind_json(r.test_kinds)}, {"prior", kind_json(r.test_kinds_prior)}}},
-      {"bug_kinds", {{"student", kind_json(r.bug_kinds)}, {"prior", kind_json(r.bug_kinds_prior)}}},
-      {"seconds", r.seconds}};
-}
-
 void print_eval(const s::EvalReport& r) {
   Table t({"next call (100 negatives)", "Hits@10", "MRR", "queries"});
   auto row = [&](const char* name, const s::RankMetrics& m) {
@@ -153,10 +118,10 @@ int run_train(const StudentArgs& a) {
                         {"loss", e.loss},
                         {"seconds", e.seconds},
                         {"validation_mrr", e.validation_mrr}});
-    std::cout << nlohmann::json{{"checkpoint", r.checkpoint},   {"best_epoch", r.best_epoch},
-                                {"parameters", r.parameters},   {"epochs", epochs},
-                                {"train_calls", r.train_calls}, {"test_calls", r.test_calls},
-                                {"eval", eval_json(r.eval)}}
+    std::cout << nlohmann::json{{"checkpoint", r.checkpoint},         {"best_epoch", r.best_epoch},
+                                {"parameters", r.parameters},         {"epochs", epochs},
+                                {"train_calls", r.train_calls},       {"test_calls", r.test_calls},
+                                {"eval", s::eval_report_json(r.eval)}}
                      .dump()
               << "\n";
     return 0;
@@ -228,7 +193,7 @@ int run_eval(const StudentArgs& a) {
   std::optional<s::InferenceTiming> timing;
   if (a.timing > 0) timing = student.time_inference(a.timing, a.options.seed).take();
   if (a.json_out) {
-    nlohmann::json j = eval_json(r);
+    nlohmann::json j = s::eval_report_json(r);
     if (timing)
       j["inference"] = {{"queries", timing->queries},
                         {"p50_ms", timing->p50_ms},

@@ -19,8 +19,9 @@
 // The allocator is tree-sitter's for the whole process (ts_set_allocator); a thread with no
 // scope open, and any block the arena does not own, goes to libc as before, so other parts
 // that parse (validator, labels, router) are unaffected. Contract: no tree-sitter object
-// allocated inside a scope outlives it, and objects created before the scope (a TSQuery)
-// are created before it (a query compiled inside would be dropped with the file).
+// made inside a scope outlives it, and none made outside is changed inside; a TSQuery,
+// which a cursor only reads, is compiled before the scope (inside, it would be dropped
+// with the file).
 #pragma once
 
 #include <cstddef>

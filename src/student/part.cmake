@@ -4,6 +4,7 @@
 target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/graph_data.cpp
   ${CMAKE_SOURCE_DIR}/src/student/features.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/eval_json.cpp
   ${CMAKE_SOURCE_DIR}/src/student/sampler.cpp
   ${CMAKE_SOURCE_DIR}/src/student/text_embedding.cpp
   ${CMAKE_SOURCE_DIR}/src/student/targets.cpp

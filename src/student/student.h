@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -228,6 +229,8 @@ struct EvalReport {
   KindMetrics test_kinds, test_kinds_prior, bug_kinds, bug_kinds_prior;
   double seconds = 0;
 };
+// Each head beside its baselines: what `yantra eval --json` prints and a checkpoint keeps.
+nlohmann::json eval_report_json(const EvalReport& r);
 
 struct EpochStats {
   int epoch = 0;

@@ -84,10 +84,6 @@ nlohmann::json options_json(const StudentOptions& o) {
           {"init_from", o.init_from}};
 }
 
-nlohmann::json rank_json(const RankMetrics& m) {
-  return {{"hits@10", m.hits_at_10}, {"mrr", m.mrr}, {"queries", m.queries}};
-}
-
 // One optimisation step on a batch of visible calls; returns the loss.
 double train_step(Sage& model, torch::optim::Adam& opt, const GraphData& g, const ModelInputs& in,
                   Sampler& sampler, Negatives& negatives, const StudentOptions& o,
@@ -144,18 +140,6 @@ double validation_mrr(Sage& model, const GraphData& g, const ModelInputs& in,
   return mrr;
 }
 
-nlohmann::json set_json(const SetMetrics& m) {
-  return {
-      {"p@5", m.precision_at_5}, {"r@5", m.recall_at_5}, {"f1", m.f1}, {"functions", m.queries}};
-}
-nlohmann::json kind_json(const KindMetrics& m) {
-  return {{"micro_f1", m.micro_f1},
-          {"auroc", m.auroc},
-          {"threshold", m.threshold},
-          {"functions", m.functions},
-          {"positives", m.positives}};
-}
-
 // The node heads' loss on (at most 2,048) functions of validation files.
 double validation_node_loss(Sage& model, const ModelInputs& in, Sampler& sampler,
                             const NodeTargets& t, const StudentOptions& o) {
@@ -199,17 +183,7 @@ std::string checkpoint_meta(const StudentOptions& o, const Split& split, const T
                       {"validation_mrr", e.validation_mrr},
                       {"validation_node_loss", e.validation_node_loss}});
   j["epochs"] = epochs;
-  if (with_eval)
-    j["metrics"] = {{"next_call", rank_json(r.eval.next_call)},
-                    {"in_degree", rank_json(r.eval.next_call_in_degree)},
-                    {"cooccurrence", rank_json(r.eval.next_call_cooccurrence)},
-                    {"imports", set_json(r.eval.imports)},
-                    {"imports_frequency", set_json(r.eval.imports_frequency)},
-                    {"imports_file_frequency", set_json(r.eval.imports_file_frequency)},
-                    {"test_kinds", kind_json(r.eval.test_kinds)},
-                    {"test_kinds_prior", kind_json(r.eval.test_kinds_prior)},
-                    {"bug_kinds", kind_json(r.eval.bug_kinds)},
-                    {"bug_kinds_prior", kind_json(r.eval.bug_kinds_prior)}};
+  if (with_eval) j["metrics"] = eval_report_json(r.eval);
   return j.dump();
 }
 
