@@ -126,6 +126,25 @@ def where(exc):
     return line
 
 
+# Compiled tests by source: a suite is validated against many candidates (every sample of a
+# task), and code objects are immutable, so the children can share one.
+TESTS_COMPILED = collections.OrderedDict()
+TESTS_COMPILED_MAX = 256
+
+
+def compile_tests(text, name):
+    key = (name, text)
+    code = TESTS_COMPILED.get(key)
+    if code is None:
+        code = compile(text, name, "exec")
+        TESTS_COMPILED[key] = code
+        if len(TESTS_COMPILED) > TESTS_COMPILED_MAX:
+            TESTS_COMPILED.popitem(last=False)
+    else:
+        TESTS_COMPILED.move_to_end(key)
+    return code
+
+
 def compile_all(req):
     """Compiles candidate and tests in the zygote, before the fork: compiling executes
     nothing, and the warm parent does it without the child's copy-on-write faults.
@@ -139,7 +158,7 @@ def compile_all(req):
     for key, name in parts:
         if req.get(key) and req["form"] != "pytest":
             try:
-                compiled[key] = compile(req[key], name, "exec")
+                compiled[key] = compile_tests(req[key], name)
             except BaseException as e:
                 return None, {"k": "test_error", "msg": describe(e),
                               "line": getattr(e, "lineno", 0)}
@@ -183,20 +202,39 @@ def decode_marker(text):
 UNWATCHED = {"sys", "builtins", "__main__"}
 
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Top-level name -> modules under it, rebuilt when sys.modules grows (pytest loads late).
+MODULES_BY_TOP = {}
+MODULES_INDEXED = [0]
+
+
+def modules_named(words):
+    if MODULES_INDEXED[0] != len(sys.modules):
+        MODULES_BY_TOP.clear()
+        for name in list(sys.modules):
+            MODULES_BY_TOP.setdefault(name.split(".")[0], []).append(name)
+        MODULES_INDEXED[0] = len(sys.modules)
+    return [name for word in words if word not in UNWATCHED
+            for name in MODULES_BY_TOP.get(word, ())]
+
+
 def watched_namespaces(req):
     """Modules the tests name (and their classes): a candidate that patches one of them,
-    say math.isclose or unittest.TestCase.run, could make the tests lie."""
+    say math.isclose or unittest.TestCase.run, could make the tests lie. Taken in the
+    zygote before the fork, where the modules are the child's as of its birth: walking
+    every module in the child copied (copy-on-write) each page the walk touched, 0.7 ms
+    a run. Only the few modules the tests name are touched, here or there."""
     text = " ".join([req.get("source", ""), req.get("setup", "")] +
                     [c.get("code", "") for c in req.get("cases", [])])
     spaces = []
-    for name, module in list(sys.modules.items()):
-        if module is None or name.split(".")[0] in UNWATCHED:
+    for name in modules_named(set(IDENTIFIER.findall(text))):
+        module = sys.modules.get(name)
+        if module is None:
             continue
-        if name.split(".")[0] in text and re.search(r"\b%s\b" % re.escape(name.split(".")[0]), text):
-            spaces.append((name, vars(module)))
-            for value in list(vars(module).values()):
-                if isinstance(value, type) and value.__module__ == name:
-                    spaces.append((name + "." + value.__name__, value.__dict__))
+        spaces.append((name, vars(module)))
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name:
+                spaces.append((name + "." + value.__name__, value.__dict__))
     return [(label, ns, dict(ns)) for label, ns in spaces]
 
 
@@ -210,7 +248,7 @@ def tampered(watched):
     return None
 
 
-def child_main(req, compiled, nonce, marker_fd):
+def child_main(req, compiled, watched, nonce, marker_fd):
     me = os.getpid()
     real_repr, real_exec, real_compile, real_eval = repr, exec, compile, eval
 
@@ -221,15 +259,12 @@ def child_main(req, compiled, nonce, marker_fd):
 
     form = req["form"]
     strict = form != "pytest"  # pytest's reporting needs frames; see run_pytest
-    doctest.sys = NoTraceSys()
     sys.addaudithook(audit_hook_for(strict))
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     clean_builtins = CLEAN_BUILTINS
 
     if form == "pytest":
         return run_pytest(req, emit)
 
-    watched = watched_namespaces(req)
     ns = {"__name__": "solution", "__builtins__": builtins}
     try:
         real_exec(compiled["code"], ns)
@@ -380,7 +415,7 @@ def flush_and_exit(code):
     os._exit(code)
 
 
-def start_child(req, compiled, run_dir, out_path, err_path, marker_w, nonce):
+def start_child(req, compiled, watched, run_dir, out_path, err_path, marker_w, nonce):
     os.close(CTL_IN)
     os.close(CTL_OUT)
     out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -393,7 +428,7 @@ def start_child(req, compiled, run_dir, out_path, err_path, marker_w, nonce):
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # C level: no enum conversions
     set_limits(req["limits"])
     try:
-        child_main(req, compiled, nonce, marker_w)
+        child_main(req, compiled, watched, nonce, marker_w)
     except BaseException as e:
         try:
             sys.stderr.write("harness: %s\n" % describe(e))
@@ -494,6 +529,7 @@ def serve_run(req, serial):
         return {"id": req["id"], "markers": [failure], "forged": 0, "timed_out": False,
                 "wall": 0.0, "cpu": 0.0, "leftover": 0, "stdout": "", "stderr": "",
                 "exit_code": 0}
+    watched = watched_namespaces(req) if req["form"] != "pytest" else []
     run_dir = "%s/run-%d" % (RUN_ROOT, serial)
     os.mkdir(run_dir, 0o700)
     if req["form"] == "pytest":
@@ -509,7 +545,7 @@ def serve_run(req, serial):
     if pid == 0:
         try:
             os.close(marker_r)
-            start_child(req, compiled, run_dir, out_path, err_path, marker_w, nonce)
+            start_child(req, compiled, watched, run_dir, out_path, err_path, marker_w, nonce)
         finally:
             os._exit(70)
     os.close(marker_w)
@@ -564,6 +600,10 @@ def main():
     os.dup2(null, 1)
     os.close(null)
     make_undumpable()
+    # What every run needs, set once here rather than in each child: the child copies
+    # (copy-on-write) each page it writes.
+    doctest.sys = NoTraceSys()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     # Children would otherwise copy every page the collector touches (copy-on-write).
     gc.freeze()
     write_frame(CTL_OUT, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
