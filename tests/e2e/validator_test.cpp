@@ -92,6 +92,28 @@ TEST_F(Validate, DoctestFormComparesOutput) {
   EXPECT_EQ(run(kWrongAdd, tests).status, Status::failed);
 }
 
+TEST_F(Validate, DoctestInTheCandidateRunsButCannotInstallATracer) {
+  // doctest is imported on demand in a run (it is not kept warm); its testmod() must
+  // still work there, while a tracer, which could read the harness's frames, stays out.
+  TestSuite tests = TestSuite::check("def check(candidate):\n    assert candidate(2, 3) == 5\n", "add");
+  std::string testmod =
+      "import doctest\n"
+      "def add(a, b):\n"
+      "    \"\"\"\n    >>> add(1, 2)\n    3\n    \"\"\"\n"
+      "    return a + b\n"
+      "doctest.run_docstring_examples(add, {'add': add})\n"  // prints only failures
+      "assert doctest.testmod().failed == 0\n";
+  RunResult ran = run(testmod, tests);
+  EXPECT_EQ(ran.status, Status::passed) << ran.reason << ran.stderr_excerpt;
+  EXPECT_EQ(ran.stdout_excerpt, "");
+  std::string tracer =
+      "import doctest\n"
+      "doctest.sys.settrace(lambda *a: None)\n" + std::string(kAdd);
+  RunResult refused = run(tracer, tests);
+  EXPECT_EQ(refused.status, Status::error);
+  EXPECT_NE(refused.reason.find("settrace"), std::string::npos) << refused.reason;
+}
+
 TEST_F(Validate, RunsDoNotShareFilesOrState) {
   TestSuite tests = TestSuite::asserts({"assert add(1, 1) == 2"});
   const char* writer =
