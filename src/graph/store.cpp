@@ -173,8 +173,10 @@ Result<Store> Store::create_scratch(const std::string& path) {
   std::string scratch = path + ".new";
   ::unlink(scratch.c_str());  // a leftover of an interrupted run
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(scratch.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
+  // One thread at a time uses it (the writer, then the indexer after join): no mutex.
+  if (sqlite3_open_v2(scratch.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
     std::string why = sqlite_message(db);
     sqlite3_close(db);
     return Error::in(scratch, "cannot create graph store: " + why);
