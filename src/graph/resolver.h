@@ -193,7 +193,6 @@ class Resolution::Resolver {
   void add_edge(uint32_t src, uint32_t dst, EdgeKind kind) { edge(src, dst, kind); }
   void add_call(uint32_t src, uint32_t dst, uint32_t line, bool resolved);
 
-  // Externals get ids after the corpus nodes, in name order; edges are sorted.
   // Externals get ids after the repository nodes, in name order, and edges are sorted.
   // The node vector itself is left alone: the store may be reading it (see take()).
   void finish();
