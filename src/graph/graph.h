@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,10 +103,12 @@ class GraphReader {
   ~GraphReader();
 
   GraphStats stats() const;
-  // Exact qualified name first, then a dotted suffix ("JSONEncoder.encode"), then a bare
-  // name; several matches are all returned.
+  // Exact qualified name first, then a dotted suffix ("JSONEncoder.encode") or a bare
+  // name; several matches are all returned. Repository nodes hide externals of the same
+  // name, which are returned only when nothing in the repository matches.
   std::vector<NodeInfo> find(std::string_view name) const;
-  // One node, or an error that lists the candidates when the name is ambiguous.
+  // One node, or an error that lists the candidates when the name is ambiguous, or
+  // suggests the nearest name (a typo) when nothing matches.
   Result<NodeInfo> find_one(std::string_view name) const;
   std::vector<EdgeInfo> callers(int64_t id) const;
   std::vector<EdgeInfo> callees(int64_t id) const;
@@ -116,6 +119,7 @@ class GraphReader {
  private:
   explicit GraphReader(void* db) : db_(db) {}
   std::vector<EdgeInfo> edges(int64_t id, std::string_view kind, bool outgoing) const;
+  std::optional<std::string> near_name(std::string_view name) const;
   void* db_ = nullptr;  // sqlite3*
 };
 

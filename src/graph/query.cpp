@@ -1,6 +1,9 @@
 // GraphReader: the read side of graph.db, behind `yantra graph ...`.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "graph/graph.h"
 #include "graph/store.h"
 
@@ -140,24 +143,72 @@ std::vector<NodeInfo> GraphReader::find(std::string_view name) const {
     while (s.step()) out.push_back(read_node(s, 0));
     return out;
   };
-  if (auto exact = run("n.qname = ?1 AND ?2 = ?2", name, ""); !exact.empty()) return exact;
+  auto in_repository = [](const std::vector<NodeInfo>& found) {
+    return !found.empty() && found.front().kind != "external";  // externals sort last
+  };
+  std::vector<NodeInfo> exact = run("n.qname = ?1 AND ?2 = ?2", name, "");
+  if (in_repository(exact)) return exact;
   // A dotted suffix ("JSONEncoder.encode") or a bare name, through the name index.
   size_t dot = name.rfind('.');
   std::string last(dot == name.npos ? name : name.substr(dot + 1));
   std::string suffix(1, '.');
   suffix.append(name);
-  if (dot == name.npos) return run("n.name = ?1 AND ?2 = ?2", last, "");
-  return run("n.name = ?1 AND substr(n.qname, -length(?2)) = ?2", last, suffix);
+  std::vector<NodeInfo> named =
+      dot == name.npos ? run("n.name = ?1 AND ?2 = ?2", last, "")
+                       : run("n.name = ?1 AND substr(n.qname, -length(?2)) = ?2", last, suffix);
+  // The repository's own nodes before externals: an unresolved bare call `dedent()`
+  // leaves an external named "dedent" that must not hide textwrap.dedent.
+  if (in_repository(named)) {
+    std::erase_if(named, [](const NodeInfo& n) { return n.kind == "external"; });
+    return named;
+  }
+  return exact.empty() ? named : exact;
+}
+
+std::optional<std::string> GraphReader::near_name(std::string_view name) const {
+  sqlite3* db = as_db(db_);
+  size_t dot = name.rfind('.');
+  std::string_view last = dot == name.npos ? name : name.substr(dot + 1);
+  std::vector<std::string> names;
+  {
+    Statement s(db, "SELECT DISTINCT name FROM nodes");
+    while (s.step()) names.emplace_back(s.text(0));
+  }
+  std::optional<std::string> near = closest_match(last, names);
+  if (!near) return std::nullopt;
+  // Of the nodes with that name, the one whose last parts are nearest what was typed
+  // ("JSONEncoder.encodee" against "JSONEncoder.encode", not the whole qualified name).
+  size_t parts = static_cast<size_t>(std::count(name.begin(), name.end(), '.')) + 1;
+  auto tail = [parts](std::string_view qname) {
+    size_t start = qname.size();
+    for (size_t seen = 0; seen < parts && start != qname.npos && start > 0; ++seen)
+      start = qname.rfind('.', start - 1);
+    return start == qname.npos ? qname : qname.substr(start + 1);
+  };
+  Statement s(db, "SELECT qname FROM nodes WHERE name = ?1 ORDER BY kind = 'external', qname");
+  s.bind(1, *near);
+  std::optional<std::string> best;
+  size_t best_distance = SIZE_MAX;
+  while (s.step()) {
+    std::string_view qname = s.text(0);
+    size_t d = edit_distance(name, tail(qname));
+    if (d < best_distance) best_distance = d, best = std::string(qname);
+  }
+  return best;
 }
 
 Result<NodeInfo> GraphReader::find_one(std::string_view name) const {
   std::vector<NodeInfo> found = find(name);
-  if (found.empty())
-    return Error{
-        std::string("no node named '")
-            .append(name)
-            .append(
-                "' in the graph; try a qualified name such as json.dumps, or re-run yantra index")};
+  if (found.empty()) {
+    std::string msg = std::string("no node named '").append(name).append("' in the graph; ");
+    if (auto near = near_name(name))
+      msg.append("did you mean '").append(*near).append("'? (re-run yantra index if it is new)");
+    else
+      msg.append(
+          "give a qualified name (json.dumps) or a dotted suffix (JSONEncoder.encode), or "
+          "re-run yantra index if it is new");
+    return Error{msg};
+  }
   if (found.size() == 1) return found.front();
   std::string msg = std::string("'").append(name).append("' is ambiguous; use one of:");
   for (size_t i = 0; i < found.size() && i < 10; ++i) msg += "\n  " + found[i].qname;

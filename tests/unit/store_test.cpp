@@ -208,6 +208,45 @@ TEST_F(StoreTest, ModifiedFileIsTheOnlyOneParsed) {
   EXPECT_EQ(qnames(g.callees(second->id)), std::vector<std::string>{"app.cli.main"});
 }
 
+TEST_F(StoreTest, RepositoryNodeIsFoundBeforeAnExternalOfTheSameName) {
+  // A bare call the indexer cannot resolve leaves an external named "compute".
+  write("app/shadow.py", "import os\n\ndef use():\n    return compute(os.path.join('a'))\n");
+  index_ok();
+  GraphReader g = reader();
+  auto use = g.find_one("app.shadow.use");
+  ASSERT_TRUE(use.ok()) << use.error().message;
+  std::vector<std::string> kinds;
+  for (const EdgeInfo& e : g.callees(use->id)) kinds.push_back(e.node.qname + ":" + e.node.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"compute:external", "os.path.join:external"}));
+
+  auto compute = g.find_one("compute");
+  ASSERT_TRUE(compute.ok()) << compute.error().message;
+  EXPECT_EQ(compute->qname, "app.core.compute");
+  EXPECT_EQ(compute->kind, "function");
+  // With nothing of the repository by that name, the external is what is found.
+  auto join = g.find_one("os.path.join");
+  ASSERT_TRUE(join.ok()) << join.error().message;
+  EXPECT_EQ(join->kind, "external");
+}
+
+TEST_F(StoreTest, UnknownNameSuggestsTheNearestNode) {
+  index_ok();
+  GraphReader g = reader();
+  auto typo = g.find_one("app.core.computte");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_TRUE(contains(typo.error().message, "did you mean 'app.core.compute'?"))
+      << typo.error().message;
+  auto bare = g.find_one("helpr");
+  ASSERT_FALSE(bare.ok());
+  EXPECT_TRUE(contains(bare.error().message, "did you mean 'app.core.helper'?"))
+      << bare.error().message;
+  auto unknown = g.find_one("zzqqxx.yyvvww");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(contains(unknown.error().message, "give a qualified name"))
+      << unknown.error().message;
+  EXPECT_FALSE(contains(unknown.error().message, "did you mean")) << unknown.error().message;
+}
+
 TEST_F(StoreTest, DeletedFileIsRemovedWithItsNodes) {
   index_ok();
   ASSERT_TRUE(defines(reader(), "app.extra.unused"));
