@@ -140,14 +140,25 @@ std::string model_path_or_fail(const StudentArgs& a) {
   return path;
 }
 
+// NAME is looked up as `yantra graph show` looks it up, so the errors are the same: the
+// candidates when it is ambiguous, the nearest name when nothing matches.
+int32_t node_to_predict(const StudentArgs& a, const s::GraphData& graph) {
+  auto reader = yantra::graph::GraphReader::open(a.graph_path());
+  if (!reader) throw FatalError(reader.error().message);
+  auto found = reader->find_one(a.name);
+  if (!found) throw FatalError("predict: " + found.error().message);
+  if (found->kind == "external")
+    throw FatalError("predict: '" + found->qname +
+                     "' is outside the repository (an imported or unresolved name); the student "
+                     "predicts for the repository's own functions");
+  int32_t node = graph.find(found->qname);
+  if (node < 0) throw FatalError("predict: '" + found->qname + "' is not in the loaded graph");
+  return node;
+}
+
 int run_predict(const StudentArgs& a) {
   s::GraphData graph = load_graph_or_fail(a);
-  int32_t node = graph.find(a.name);
-  if (node < 0) {
-    throw FatalError("predict: '" + a.name +
-                     "' names no function of the graph (or several); give its qualified name, "
-                     "as `yantra graph show` prints it");
-  }
+  int32_t node = node_to_predict(a, graph);
   s::Student student = s::Student::load(model_path_or_fail(a), graph).take();
   s::Prediction p = student.predict(node, a.top).take();
   if (a.json_out) {

@@ -33,7 +33,8 @@ TEST(StudentModel, ToyTaskTrainsBelowLossThresholdWithinCap) {
   EXPECT_TRUE(fs::exists(r.checkpoint));
   // Rotation keeps the three newest epoch checkpoints.
   size_t kept = 0;
-  for (const auto& e : fs::directory_iterator(store.path / "student" / "checkpoints")) kept += e.is_regular_file();
+  for (const auto& e : fs::directory_iterator(store.path / "student" / "checkpoints"))
+    kept += e.is_regular_file();
   EXPECT_EQ(kept, 3u);
 }
 
@@ -74,7 +75,10 @@ TEST(StudentModel, CliTrainsEvaluatesAndPredictsOnARealPackage) {
   std::string bin = YANTRA_BINARY, s = store.path.string(), out;
   ASSERT_EQ(run(bin + " index " + pkg + " --store " + s + " >/dev/null 2>&1", &out), 0);
   out.clear();
-  ASSERT_EQ(run(bin + " train --store " + s + " --epochs 3 --hidden 64 --batch 256 --json 2>/dev/null", &out), 0)
+  ASSERT_EQ(
+      run(bin + " train --store " + s + " --epochs 3 --hidden 64 --batch 256 --json 2>/dev/null",
+          &out),
+      0)
       << out;
   auto train = nlohmann::json::parse(out);
   out.clear();
@@ -86,7 +90,9 @@ TEST(StudentModel, CliTrainsEvaluatesAndPredictsOnARealPackage) {
   // eval recomputes exactly what train measured on the same held-out calls.
   EXPECT_NEAR(hits, train["eval"]["next_call"]["student"]["hits@10"].get<double>(), 0.01);
   out.clear();
-  ASSERT_EQ(run(bin + " predict email.message.Message.get_content_type --store " + s + " --json", &out), 0)
+  ASSERT_EQ(
+      run(bin + " predict email.message.Message.get_content_type --store " + s + " --json", &out),
+      0)
       << out;
   auto p = nlohmann::json::parse(out);
   ASSERT_EQ(p["calls"].size(), 10u);
@@ -94,6 +100,10 @@ TEST(StudentModel, CliTrainsEvaluatesAndPredictsOnARealPackage) {
   out.clear();
   EXPECT_NE(run(bin + " predict no.such.function --store " + s + " 2>&1", &out), 0);
   EXPECT_NE(out.find("no.such.function"), std::string::npos) << out;
+  out.clear();  // a typo gets the nearest name, as `yantra graph show` gives it
+  EXPECT_NE(run(bin + " predict Message.get_content_typ --store " + s + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("did you mean 'email.message.Message.get_content_type'?"), std::string::npos)
+      << out;
 }
 
 }  // namespace
