@@ -127,6 +127,15 @@ torch::Tensor SageImpl::link_logits(const torch::Tensor& zu, const torch::Tensor
   return link_out(h).squeeze(-1) + (zu * zv).sum(-1) / std::sqrt(double(hidden));
 }
 
+torch::Tensor SageImpl::link_logits_one(const torch::Tensor& zu, const torch::Tensor& z,
+                                        const torch::Tensor& candidates,
+                                        const torch::Tensor& pairs) {
+  torch::Tensor scaled = link_hidden->weight * zu.unsqueeze(0);  // 64 x hidden
+  torch::Tensor zc = z.index_select(0, candidates);
+  torch::Tensor h = torch::addmm(link_hidden->bias, zc, scaled.t()).add_(pair_in(pairs)).relu_();
+  return link_out(h).squeeze(-1) + zc.mv(zu) / std::sqrt(double(hidden));
+}
+
 torch::Tensor bernoulli_kl(const torch::Tensor& student_logits, const torch::Tensor& teacher_p,
                            double t) {
   // The teacher's probability is softened the same way as the student's: through its logit.

@@ -62,7 +62,11 @@ struct SageImpl : torch::nn::Module {
   // Link logits for rows of caller and callee embeddings with their pair features.
   torch::Tensor link_logits(const torch::Tensor& zu, const torch::Tensor& zv,
                             const torch::Tensor& pairs);
-  // Same, from the embeddings alone (pair features zeroed): the ablation in `eval`.
+  // The same logits for one caller `zu` against the rows `candidates` of `z`, without
+  // building a caller-by-candidate product: (zu * zv) W^T is zv (W * zu)^T.
+  torch::Tensor link_logits_one(const torch::Tensor& zu, const torch::Tensor& z,
+                                const torch::Tensor& candidates, const torch::Tensor& pairs);
+  // A node's input embedding: its hashed tokens plus its numeric features.
   torch::Tensor input_layer(const NodeBatch& batch);
 
   int hidden, n_layers;

@@ -120,10 +120,10 @@ Result<Prediction> TorchStudent::predict(int32_t node, size_t top_k) {
   for (size_t k = 0; k < candidates.size(); ++k)
     pair_features(s.graph, s.inputs, node, candidates[k], &pairs[k * kPairFeatures]);
   std::vector<int64_t> index(candidates.begin(), candidates.end());
-  torch::Tensor zv = s.z.index_select(0, torch::tensor(index, torch::kLong));
   torch::Tensor p =
       torch::from_blob(pairs.data(), {int64_t(candidates.size()), kPairFeatures}, torch::kFloat);
-  torch::Tensor prob = torch::sigmoid(s.model->link_logits(zu.unsqueeze(0).expand_as(zv), zv, p));
+  torch::Tensor prob =
+      torch::sigmoid(s.model->link_logits_one(zu, s.z, torch::tensor(index, torch::kLong), p));
   auto [values, order] = prob.topk(int64_t(std::min(top_k, candidates.size())));
   Prediction out;
   out.qname = s.graph.qname[node];

@@ -59,6 +59,23 @@ TEST(StudentModel, CheckpointLoadsBackEqual) {
   EXPECT_NE(bad.error().message.find("bad.pt"), std::string::npos);
 }
 
+TEST(StudentModel, OneCallerAgainstManyCandidatesEqualsLinkLogits) {
+  torch::manual_seed(3);
+  Sage m(32, 2, 0.5);
+  m->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor z = torch::randn({50, 32}), zu = torch::randn({32});
+  torch::Tensor candidates = torch::tensor(std::vector<int64_t>{7, 0, 49, 12, 12, 30});
+  torch::Tensor pairs = torch::randn({candidates.size(0), kPairFeatures});
+  torch::Tensor zv = z.index_select(0, candidates);
+  torch::Tensor expected = m->link_logits(zu.unsqueeze(0).expand_as(zv), zv, pairs);
+  torch::Tensor got = m->link_logits_one(zu, z, candidates, pairs);
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-5)) << got << expected;
+  // A different caller gives different logits: the caller's embedding is really used.
+  EXPECT_FALSE(torch::allclose(m->link_logits_one(-zu, z, candidates, pairs), expected));
+}
+
 int run(const std::string& command, std::string* out) {
   FILE* p = popen(command.c_str(), "r");
   char buf[4096];
