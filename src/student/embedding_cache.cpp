@@ -190,9 +190,13 @@ Result<torch::Tensor> cached_embeddings(Sage& model, const GraphData& g, const M
   torch::Tensor z;
   if (report->changed == 0) {
     // Written in node order, the cache is the embeddings as read; otherwise one gather.
-    bool in_order = size_t(cache.rows.size(0)) == n;
+    // (With no nodes there may be no cache at all.)
+    bool in_order = cache.rows.defined() && size_t(cache.rows.size(0)) == n;
     for (size_t i = 0; i < n && in_order; ++i) in_order = row_of[i] == int64_t(i);
-    z = in_order ? cache.rows : cache.rows.index_select(0, torch::tensor(row_of, torch::kLong));
+    if (n == 0)
+      z = torch::empty({0, int64_t(width)});
+    else
+      z = in_order ? cache.rows : cache.rows.index_select(0, torch::tensor(row_of, torch::kLong));
   } else {
     std::vector<int32_t> affected = reached_from(in, n, changed, model->n_layers);
     report->recomputed = affected.size();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -83,6 +84,38 @@ TEST_F(EmbeddingCache, AnEditRecomputesOnlyWhatItReachesAndMatchesAFullPass) {
   expect_same(cached, fresh);
 }
 
+TEST_F(EmbeddingCache, RowsInAnotherOrderAreMatchedByNodeId) {
+  const std::string path = embedding_cache_path(checkpoint);
+  GraphData g = load_graph((store.path / "graph.db").string()).take();
+  std::vector<Prediction> before = predictions(g);
+  // Reverse the file's rows, (id, fingerprint) entries and embedding rows alike; the layout
+  // is the one embedding_cache.cpp documents: a 32-byte header, 16 bytes a row, then floats.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  uint32_t width = 0;
+  uint64_t rows = 0;
+  std::memcpy(&width, bytes.data() + 16, 4);
+  std::memcpy(&rows, bytes.data() + 24, 8);
+  ASSERT_EQ(rows, g.size());
+  ASSERT_EQ(bytes.size(), 32 + rows * (16 + uint64_t(width) * 4));
+  std::string reversed = bytes.substr(0, 32);
+  const size_t floats_at = 32 + rows * 16, row_bytes = size_t(width) * 4;
+  for (size_t r = rows; r-- > 0;) reversed += bytes.substr(32 + r * 16, 16);
+  for (size_t r = rows; r-- > 0;) reversed += bytes.substr(floats_at + r * row_bytes, row_bytes);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << reversed;
+
+  EmbeddingRefresh r;
+  std::vector<Prediction> after = predictions(g, &r);
+  EXPECT_EQ(r.changed, 0u) << "a reordered cache was not matched by node id";
+  EXPECT_FALSE(r.full);
+  EXPECT_EQ(r.cache_note, "");
+  ASSERT_EQ(after.size(), 3u);  // handle_0_9_0 exists only after the edit test's edit
+  expect_same(before, after);
+}
+
 TEST_F(EmbeddingCache, ADamagedCacheIsRebuiltWithANote) {
   const std::string path = embedding_cache_path(checkpoint);
   GraphData g = load_graph((store.path / "graph.db").string()).take();
@@ -119,8 +152,8 @@ TEST_F(EmbeddingCache, YantraIndexRefreshesItAfterAnEdit) {
     std::ofstream out(repo.path / "topic3.py", std::ios::app);
     out << "def handle_3_9_0(x):\n    return store_3_0(x)\n";
   }
-  std::string command = std::string(YANTRA_BINARY) + " index " + repo.path.string() +
-                        " --store " + store.path.string() + " --json";
+  std::string command = std::string(YANTRA_BINARY) + " index " + repo.path.string() + " --store " +
+                        store.path.string() + " --json";
   FILE* p = popen(command.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
