@@ -91,7 +91,7 @@ LabelReport assemble_labels(const GraphInput& g,
     report.functions.push_back(std::move(l));
   }
 
-  std::vector<uint32_t> own_kinds(g.nodes.size(), 0);  // per test node
+  std::vector<TestKinds> own_kinds(g.nodes.size());  // per test node
   for (size_t f = 0; f < g.files.size(); ++f) {
     const CachedFile* c = entry[f];
     if (!c || functions_of[f].empty()) continue;
@@ -111,20 +111,22 @@ LabelReport assemble_labels(const GraphInput& g,
       float& p = report.functions[slot[n]].bug_kinds[x.kind];
       p = 1 - (1 - p) * (1 - x.probability);
     }
-    std::unordered_map<uint32_t, uint32_t> by_line;
-    for (const CachedTest& t : c->tests) by_line[t.line] = t.kinds;
+    std::unordered_map<uint32_t, const TestKinds*> by_line;
+    for (const CachedTest& t : c->tests) by_line[t.line] = &t.kinds;
     for (int32_t n : functions_of[f])
       if (g.nodes[n].kind == NodeKind::kTest)
-        if (auto k = by_line.find(g.nodes[n].line); k != by_line.end()) own_kinds[n] = k->second;
+        if (auto k = by_line.find(g.nodes[n].line); k != by_line.end()) own_kinds[n] = *k->second;
   }
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (g.nodes[i].kind == NodeKind::kTest && setup_fixture(g, tree, static_cast<int32_t>(i)))
-      own_kinds[i] |= 1u << kNeedsFixture;
+      own_kinds[i].everywhere |= 1u << kNeedsFixture;
   for (auto [test, fn] : g.tests) {
     if (slot[fn] < 0) continue;
     FunctionLabels& l = report.functions[slot[fn]];
     l.tested = true;
-    l.test_kinds |= own_kinds[test];
+    const GraphNode& node = g.nodes[fn];
+    std::string_view class_name = node.parent >= 0 ? g.nodes[node.parent].name : "";
+    l.test_kinds |= own_kinds[test].for_function(node.name, class_name);
   }
   for (const FunctionLabels& l : report.functions) {
     report.tested_functions += l.tested;

@@ -97,22 +97,41 @@ std::vector<FileResult> run_analyser(Analyser analyser, const std::string& root,
 
 // ---- test kinds (test_kinds.cpp) --------------------------------------------------------
 
+// What one test shows. A kind the query can aim at one callee (`f([])` gives f an empty
+// input; `assertRaises(E, f)` and `with pytest.raises(E): f(2)` expect f to raise) goes to
+// the functions of that name only: the test's other calls (setup, helpers) did not get it.
+// Kinds it cannot aim (a mock, a fixture, parametrized values) go to every function the
+// test exercises.
+struct TestKinds {
+  uint32_t everywhere = 0;
+  std::vector<std::pair<std::string, uint32_t>> aimed;  // (callee's last name part, kinds)
+
+  // The kinds a tested function gets: `name` is its own; `class_name` its class's, if
+  // it is __init__ or __new__ (a call of the class aims at them).
+  uint32_t for_function(std::string_view name, std::string_view class_name) const;
+  uint32_t all() const;
+  bool operator==(const TestKinds&) const = default;
+};
+
 // The test kinds each test's source shows, by the line of its `def`, for the tests of one
 // file whose `def` lines are `test_lines`. `source` is UTF-8 (decode_source).
-std::unordered_map<uint32_t, uint32_t> source_test_kinds(std::string_view source,
-                                                         const std::vector<uint32_t>& test_lines);
+std::unordered_map<uint32_t, TestKinds> source_test_kinds(std::string_view source,
+                                                          const std::vector<uint32_t>& test_lines);
 // Changes when the query or the rules change: cached test kinds are recomputed then.
 uint64_t test_kinds_version();
 // The kinds' bits as "exception,needs_mock", and back (unknown names are dropped).
 std::string test_kinds_text(uint32_t bits);
 uint32_t test_kinds_from_text(std::string_view text);
+// A test's kinds as labels.db keeps them: "needs_mock,empty_input@dumps,exception@loads".
+std::string test_kinds_text(const TestKinds& kinds);
+TestKinds parse_test_kinds(std::string_view text);
 
 // ---- labels.db (store.cpp) --------------------------------------------------------------
 
 struct CachedTest {
   uint32_t line = 0;  // of its `def`: qnames may change without the file changing
   std::string qname;
-  uint32_t kinds = 0;
+  TestKinds kinds;
 };
 
 // What labels.db keeps about one file.

@@ -25,8 +25,8 @@ struct Job {
   bool fresh = false;            // its content is not the cached one: start empty
   std::vector<uint32_t> test_lines;
   std::vector<std::string> test_qnames;
-  std::string problem;                           // could not be read as indexed: not analysed
-  std::unordered_map<uint32_t, uint32_t> kinds;  // test line -> kinds
+  std::string problem;                            // could not be read as indexed: not analysed
+  std::unordered_map<uint32_t, TestKinds> kinds;  // test line -> kinds
 };
 
 // Runs `work(i)` for i in [0, n) on `threads` threads.
@@ -109,7 +109,7 @@ CachedFile updated(const CachedFile* old, const GraphFile& file, const Job& job,
     for (size_t i = 0; i < job.test_lines.size(); ++i) {
       auto k = job.kinds.find(job.test_lines[i]);
       c.tests.push_back(
-          {job.test_lines[i], job.test_qnames[i], k == job.kinds.end() ? 0 : k->second});
+          {job.test_lines[i], job.test_qnames[i], k == job.kinds.end() ? TestKinds{} : k->second});
     }
     c.tests_version = tests_version;
   } else if (job.fresh) {

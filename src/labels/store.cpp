@@ -175,7 +175,7 @@ Result<std::unordered_map<std::string, CachedFile>> LabelStore::load() const {
     auto it = by_id.find(t.int64(0));
     if (it == by_id.end()) return;
     it->second->tests.push_back(
-        {static_cast<uint32_t>(t.int64(1)), t.text(2), test_kinds_from_text(t.text(3))});
+        {static_cast<uint32_t>(t.int64(1)), t.text(2), parse_test_kinds(t.text(3))});
   });
   if (!read) return read.error();
   return files;

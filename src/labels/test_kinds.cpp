@@ -21,7 +21,7 @@ namespace yantra::labels {
 namespace {
 
 // Bump when the C++ rules below change: cached test kinds are recomputed.
-constexpr std::string_view kRulesVersion = "test-kinds-rules-1";
+constexpr std::string_view kRulesVersion = "test-kinds-rules-2";
 
 // Parameters that are pytest fixtures of a kind of their own (the query marks that kind
 // from the parameter's name): they are not counted as needs_fixture too.
@@ -39,7 +39,8 @@ struct Predicate {
 
 struct CompiledQuery {
   TSQuery* query = nullptr;
-  std::vector<int> capture_kind;  // TestKind per capture id, -1 for helpers (`_name`)
+  std::vector<int> capture_kind;   // TestKind per capture id, -1 for helpers (`_name`)
+  std::optional<uint32_t> target;  // id of `@_target`: the callee a match's kinds aim at
   std::vector<std::vector<Predicate>> predicates;  // per pattern
 };
 
@@ -113,6 +114,7 @@ const CompiledQuery& test_kinds_query() {
                              .append(name)
                              .append(" names no test kind (helpers start with `_`)"));
       c.capture_kind.push_back(kind);
+      if (name == "_target") c.target = i;
     }
     for (uint32_t p = 0; p < ts_query_pattern_count(c.query); ++p)
       c.predicates.push_back(compile_predicates(c.query, p));
@@ -157,23 +159,53 @@ bool predicates_hold(const CompiledQuery& q, const TSQueryMatch& m, std::string_
   return true;
 }
 
-uint32_t query_kinds(TSNode node, std::string_view source) {
+std::string_view type_of(TSNode n) {
+  return ts_node_type(n);
+}
+
+// The name a call target is known by in the graph: `f` for f, `dumps` for json.dumps.
+// Empty for what names no function (a call's result, a subscript).
+std::string_view target_name(TSNode target, std::string_view source) {
+  if (type_of(target) == "identifier") return node_text(target, source);
+  if (type_of(target) == "attribute")
+    return node_text(ts_node_child_by_field_name(target, "attribute", 9), source);
+  return {};
+}
+
+void add_aimed(TestKinds& kinds, std::string_view name, uint32_t bits) {
+  for (auto& [aimed_name, aimed_bits] : kinds.aimed)
+    if (aimed_name == name) {
+      aimed_bits |= bits;
+      return;
+    }
+  kinds.aimed.emplace_back(name, bits);
+}
+
+void add_kinds(const CompiledQuery& q, const TSQueryMatch& m, std::string_view source,
+               TestKinds& kinds) {
+  uint32_t bits = 0;
+  std::string_view aimed_at;
+  bool has_target = false;
+  for (uint16_t i = 0; i < m.capture_count; ++i) {
+    const TSQueryCapture& c = m.captures[i];
+    if (int kind = q.capture_kind[c.index]; kind >= 0) bits |= 1u << kind;
+    if (q.target && c.index == *q.target) has_target = true, aimed_at = target_name(c.node, source);
+  }
+  if (!bits) return;
+  if (has_target && !aimed_at.empty())
+    add_aimed(kinds, aimed_at, bits);
+  else
+    kinds.everywhere |= bits;
+}
+
+void query_kinds(TSNode node, std::string_view source, TestKinds& kinds) {
   const CompiledQuery& q = test_kinds_query();
   std::unique_ptr<TSQueryCursor, decltype(&ts_query_cursor_delete)> cursor(ts_query_cursor_new(),
                                                                            ts_query_cursor_delete);
   ts_query_cursor_exec(cursor.get(), q.query, node);
-  uint32_t bits = 0;
   TSQueryMatch m;
-  while (ts_query_cursor_next_match(cursor.get(), &m)) {
-    if (!predicates_hold(q, m, source)) continue;
-    for (uint16_t i = 0; i < m.capture_count; ++i)
-      if (int kind = q.capture_kind[m.captures[i].index]; kind >= 0) bits |= 1u << kind;
-  }
-  return bits;
-}
-
-std::string_view type_of(TSNode n) {
-  return ts_node_type(n);
+  while (ts_query_cursor_next_match(cursor.get(), &m))
+    if (predicates_hold(q, m, source)) add_kinds(q, m, source, kinds);
 }
 
 // The text inside a string literal's quotes.
@@ -271,10 +303,11 @@ std::vector<TSNode> decorators_of(TSNode definition) {
   return out;
 }
 
-uint32_t kinds_of_test(TSNode function, std::string_view source) {
+TestKinds kinds_of_test(TSNode function, std::string_view source) {
   TSNode parent = ts_node_parent(function);
   bool decorated = !ts_node_is_null(parent) && type_of(parent) == "decorated_definition";
-  uint32_t bits = query_kinds(decorated ? parent : function, source);
+  TestKinds kinds;
+  query_kinds(decorated ? parent : function, source, kinds);
   DecoratorFacts facts;
   for (TSNode d : decorators_of(function)) read_decorator(d, source, facts);
   // The class's decorators apply to every test method in it (mock.patch, parametrize...).
@@ -282,11 +315,16 @@ uint32_t kinds_of_test(TSNode function, std::string_view source) {
   TSNode cls = ts_node_is_null(block) ? block : ts_node_parent(block);
   if (!ts_node_is_null(cls) && type_of(block) == "block" && type_of(cls) == "class_definition")
     for (TSNode d : decorators_of(cls)) {
-      bits |= query_kinds(d, source);
+      query_kinds(d, source, kinds);
       read_decorator(d, source, facts);
     }
-  if (asks_for_fixture(function, source, facts)) bits |= 1u << kNeedsFixture;
-  return bits;
+  if (asks_for_fixture(function, source, facts)) kinds.everywhere |= 1u << kNeedsFixture;
+  // Where the test aims a kind, its unaimed matches (a bare `raises`, parametrized values)
+  // are taken to mean the same callee.
+  uint32_t aimed = 0;
+  for (const auto& [name, bits] : kinds.aimed) aimed |= bits;
+  kinds.everywhere &= ~aimed;
+  return kinds;
 }
 
 // Every function_definition that starts on one of `rows` (0-based, sorted).
@@ -309,9 +347,9 @@ void find_functions(TSNode root, const std::vector<uint32_t>& rows,
 
 }  // namespace
 
-std::unordered_map<uint32_t, uint32_t> source_test_kinds(std::string_view source,
-                                                         const std::vector<uint32_t>& test_lines) {
-  std::unordered_map<uint32_t, uint32_t> out;
+std::unordered_map<uint32_t, TestKinds> source_test_kinds(std::string_view source,
+                                                          const std::vector<uint32_t>& test_lines) {
+  std::unordered_map<uint32_t, TestKinds> out;
   if (test_lines.empty()) return out;
   std::unique_ptr<TSParser, decltype(&ts_parser_delete)> parser(ts_parser_new(), ts_parser_delete);
   ts_parser_set_language(parser.get(), tree_sitter_python());
@@ -339,6 +377,46 @@ std::string test_kinds_text(uint32_t bits) {
   for (int k = 0; k < kTestKinds; ++k)
     if (bits >> k & 1) out.append(out.empty() ? "" : ",").append(kTestKindNames[k]);
   return out;
+}
+
+uint32_t TestKinds::for_function(std::string_view name, std::string_view class_name) const {
+  bool constructor = name == "__init__" || name == "__new__";
+  uint32_t bits = everywhere;
+  for (const auto& [aimed_name, aimed_bits] : aimed)
+    if (aimed_name == name || (constructor && aimed_name == class_name)) bits |= aimed_bits;
+  return bits;
+}
+
+uint32_t TestKinds::all() const {
+  uint32_t bits = everywhere;
+  for (const auto& [name, aimed_bits] : aimed) bits |= aimed_bits;
+  return bits;
+}
+
+std::string test_kinds_text(const TestKinds& kinds) {
+  std::string out = test_kinds_text(kinds.everywhere);
+  for (const auto& [name, bits] : kinds.aimed)
+    for (int k = 0; k < kTestKinds; ++k)
+      if (bits >> k & 1)
+        out.append(out.empty() ? "" : ",").append(kTestKindNames[k]).append("@").append(name);
+  return out;
+}
+
+TestKinds parse_test_kinds(std::string_view text) {
+  TestKinds kinds;
+  for (size_t start = 0; start < text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    size_t at = item.find('@');
+    uint32_t bits = test_kinds_from_text(item.substr(0, at));
+    if (at == std::string_view::npos)
+      kinds.everywhere |= bits;
+    else if (bits && at + 1 < item.size())
+      add_aimed(kinds, item.substr(at + 1), bits);
+    start = comma + 1;
+  }
+  return kinds;
 }
 
 uint32_t test_kinds_from_text(std::string_view text) {

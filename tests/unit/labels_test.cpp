@@ -484,6 +484,25 @@ TEST_F(Labels, FixturesFromSetUpInBaseClassesAndModules) {
   expect_tests(r, "calc.core.clamp", false, 0);
 }
 
+// A kind aimed at one callee labels that function only; the test's other calls do not get
+// it. With every kind given to every tested function, scale and make would both show
+// empty_input and none_input, and parse would show exception and boundary.
+TEST_F(Labels, KindsAimedAtOneCalleeLabelOnlyThatFunction) {
+  write("calc/__init__.py", "");
+  write("calc/core.py", kCore);
+  write("tests/test_aim.py",
+        "import pytest\nfrom calc.core import Store, parse, ratio, scale\n\n\n"
+        "def test_scale_of_made():\n    scale(Store.make([]), None)\n\n\n"
+        "def test_ratio_raises():\n    with pytest.raises(ZeroDivisionError):\n"
+        "        ratio(parse('4'), 0)\n");
+  index();
+  LabelReport r = labels(false);
+  expect_tests(r, "calc.core.scale", true, bits({kNoneInput}));
+  expect_tests(r, "calc.core.Store.make", true, bits({kEmptyInput}));
+  expect_tests(r, "calc.core.ratio", true, bits({kException, kBoundary}));
+  expect_tests(r, "calc.core.parse", true, 0);
+}
+
 TEST_F(Labels, OddPathsReachPylintToo) {
   const std::vector<std::string> odd = {"pkg/with space.py", "pkg/-dash.py", "pkg/colon:3:x.py",
                                         "pkg/new\nline.py"};
@@ -503,7 +522,7 @@ TEST_F(Labels, OddPathsReachPylintToo) {
 TEST(LabelsTestKinds, QueryRulesOnSources) {
   auto kinds = [](const std::string& source, uint32_t line) {
     auto found = source_test_kinds(source, {line});
-    return found.contains(line) ? found.at(line) : ~0u;
+    return found.contains(line) ? found.at(line).all() : ~0u;
   };
   // An empty list given to assertEqual is the expected value, not an input.
   EXPECT_EQ(kinds("def test_a(self):\n    self.assertEqual(f(x), [])\n", 1), 0u);
@@ -542,6 +561,53 @@ TEST(LabelsTestKinds, QueryRulesOnSources) {
   EXPECT_EQ(kinds("def test_a():\n    f(2)\n\ndef test_b():\n    pytest.raises(E, f)\n", 1), 0u);
   // A line that starts no function gives no entry.
   EXPECT_FALSE(source_test_kinds("x = 1\n", {1}).contains(1));
+}
+
+// Which callee each kind is aimed at, how a function picks its kinds, and the text
+// labels.db keeps them as.
+TEST(LabelsTestKinds, KindsAreAimedAtTheCalleeThatGotThem) {
+  auto kinds = [](const std::string& source) {
+    auto found = source_test_kinds(source, {1});
+    return found.contains(1) ? found.at(1) : TestKinds{{~0u}, {}};
+  };
+  using Aimed = std::vector<std::pair<std::string, uint32_t>>;
+  // Arguments: the callee that receives them, by its last name part.
+  TestKinds k = kinds("def test_a():\n    json.dumps([], default=None)\n    g(0)\n");
+  EXPECT_EQ(k.everywhere, 0u);
+  EXPECT_EQ(k.aimed, (Aimed{{"dumps", bits({kEmptyInput, kNoneInput})}, {"g", bits({kBoundary})}}));
+  // The callable given to assertRaises / assertRaisesRegex / raises, or what a lambda calls.
+  EXPECT_EQ(kinds("def test_a(self):\n    self.assertRaises(E, json.loads, 'x')\n").aimed,
+            (Aimed{{"loads", bits({kException})}}));
+  EXPECT_EQ(kinds("def test_a(self):\n    self.assertRaisesRegex(E, 'm', f, 2)\n").aimed,
+            (Aimed{{"f", bits({kException})}}));
+  EXPECT_EQ(kinds("def test_a():\n    pytest.raises(E, lambda: obj.g(2))\n").aimed,
+            (Aimed{{"g", bits({kException})}}));
+  // What the block under `with raises` calls, `as` or not; not the checks after it.
+  k = kinds(
+      "def test_a(self):\n    with self.assertRaises(E) as cm:\n        x = p.parse(7)\n"
+      "    self.assertIn('x', str(cm.exception))\n");
+  EXPECT_EQ(k.everywhere, 0u);
+  EXPECT_EQ(k.aimed, (Aimed{{"parse", bits({kException})}}));
+  // No callee to aim at: every tested function gets the kind, as before.
+  k = kinds("def test_a():\n    with pytest.raises(E):\n        del d['k']\n");
+  EXPECT_EQ(k.everywhere, bits({kException}));
+  EXPECT_TRUE(k.aimed.empty());
+  // Aimed where the test aims it; test-wide kinds stay test-wide.
+  k = kinds("def test_a(monkeypatch):\n    f([])\n");
+  EXPECT_EQ(k.everywhere, bits({kNeedsMock}));
+  EXPECT_EQ(k.for_function("f", ""), bits({kNeedsMock, kEmptyInput}));
+  EXPECT_EQ(k.for_function("g", ""), bits({kNeedsMock}));
+  // Calling a class aims at its constructor.
+  k = kinds("def test_a():\n    Store([])\n");
+  EXPECT_EQ(k.for_function("__init__", "Store"), bits({kEmptyInput}));
+  EXPECT_EQ(k.for_function("__init__", "Other"), 0u);
+  EXPECT_EQ(k.for_function("put", "Store"), 0u);
+  // labels.db's text, both ways.
+  TestKinds t{bits({kNeedsMock}),
+              {{"dumps", bits({kEmptyInput, kNoneInput})}, {"f", bits({kException})}}};
+  EXPECT_EQ(test_kinds_text(t), "needs_mock,empty_input@dumps,none_input@dumps,exception@f");
+  EXPECT_EQ(parse_test_kinds(test_kinds_text(t)), t);
+  EXPECT_EQ(parse_test_kinds("bogus@f,exception@,needs_mock"), (TestKinds{bits({kNeedsMock}), {}}));
 }
 
 }  // namespace

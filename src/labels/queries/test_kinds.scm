@@ -13,33 +13,37 @@
 ;
 ; Fixture parameters of the test function and setUp / setUpClass are found in C++ (they
 ; need the parameter list and the class), not here.
+;
+; `@_target` aims a match's kinds at one callee: `f([])` gives an empty input to f, not to
+; the other functions the test calls. Labels give aimed kinds only to the tested functions
+; of that name (test_kinds.cpp); a match without a target counts for every one of them.
 
 ; ---- empty_input: "", [], {}, (), set(), list()... as an argument ----------------------
 ((call
-   function: (_) @_callee
+   function: (_) @_target
    arguments: (argument_list [(string) (list) (dictionary) (tuple) (call)] @empty_input))
  (#match? @empty_input "^([rRbBuUfF]{0,2}(''|\"\"|''''''|\"\"\"\"\"\")|\\[\\s*\\]|\\{\\s*\\}|\\(\\s*\\)|(set|list|dict|tuple|str|bytes|bytearray|frozenset)\\(\\s*\\))$")
- (#not-match? @_callee "(^|\\.)(assert\\w*|fail\\w*|len|isinstance|print|repr|str|type|sorted|getattr|hasattr|setattr|join|append|extend|subTest|raises|warns|approx|parametrize)$"))
+ (#not-match? @_target "(^|\\.)(assert\\w*|fail\\w*|len|isinstance|print|repr|str|type|sorted|getattr|hasattr|setattr|join|append|extend|subTest|raises|warns|approx|parametrize)$"))
 ((call
-   function: (_) @_callee
+   function: (_) @_target
    arguments: (argument_list
      (keyword_argument value: [(string) (list) (dictionary) (tuple) (call)] @empty_input)))
  (#match? @empty_input "^([rRbBuUfF]{0,2}(''|\"\"|''''''|\"\"\"\"\"\")|\\[\\s*\\]|\\{\\s*\\}|\\(\\s*\\)|(set|list|dict|tuple|str|bytes|bytearray|frozenset)\\(\\s*\\))$")
- (#not-match? @_callee "(^|\\.)(assert\\w*|fail\\w*|print|subTest|raises|warns|approx|parametrize)$"))
+ (#not-match? @_target "(^|\\.)(assert\\w*|fail\\w*|print|subTest|raises|warns|approx|parametrize)$"))
 
 ; ---- none_input: None as an argument --------------------------------------------------
 ((call
-   function: (_) @_callee
+   function: (_) @_target
    arguments: (argument_list [(none) (keyword_argument value: (none))] @none_input))
- (#not-match? @_callee "(^|\\.)(assert\\w*|fail\\w*|print|isinstance|getattr|setattr|subTest|raises|warns|approx|parametrize|patch|object)$"))
+ (#not-match? @_target "(^|\\.)(assert\\w*|fail\\w*|print|isinstance|getattr|setattr|subTest|raises|warns|approx|parametrize|patch|object)$"))
 
 ; ---- boundary: 0, -1, 1, sys.maxsize, float('inf'), nan... as an argument --------------
 ((call
-   function: (_) @_callee
+   function: (_) @_target
    arguments: (argument_list
      [(integer) (float) (unary_operator) (attribute) (call) (binary_operator)] @boundary))
  (#match? @boundary "^(-\\s*)?(0|1|0\\.0|1\\.0|0[xX]0|sys\\.maxsize|math\\.(inf|nan)|float\\(\\s*['\"][-+]?(inf|infinity|nan)['\"]\\s*\\)|2\\s*\\*\\*\\s*(31|32|63|64)(\\s*-\\s*1)?|sys\\.float_info\\.(max|min|epsilon))$")
- (#not-match? @_callee "(^|\\.)(assert\\w*|fail\\w*|print|range|len|isinstance|round|getattr|subTest|raises|warns|approx|sleep|exit|parametrize)$"))
+ (#not-match? @_target "(^|\\.)(assert\\w*|fail\\w*|print|range|len|isinstance|round|getattr|subTest|raises|warns|approx|sleep|exit|parametrize)$"))
 
 ; ---- values given through @pytest.mark.parametrize reach the function as arguments ----
 ; (a list of values, or of tuples of values)
@@ -74,6 +78,30 @@
  (#match? @boundary "^(-\\s*)?(0|1|0\\.0|1\\.0|0[xX]0|sys\\.maxsize|math\\.(inf|nan)|float\\(\\s*['\"][-+]?(inf|infinity|nan)['\"]\\s*\\)|2\\s*\\*\\*\\s*(31|32|63|64)(\\s*-\\s*1)?|sys\\.float_info\\.(max|min|epsilon))$"))
 
 ; ---- exception: pytest.raises, assertRaises(Regex) ------------------------------------
+; aimed: the callable given to it, or what the block under it calls
+((call
+   function: (_) @_raises
+   arguments: (argument_list . (_) . [(identifier) (attribute)] @_target)) @exception
+ (#match? @_raises "(^|\\.)(raises|assertRaises)$"))
+((call
+   function: (_) @_raises
+   arguments: (argument_list . (_) . (_) . [(identifier) (attribute)] @_target)) @exception
+ (#match? @_raises "(^|\\.)assertRaisesRegexp?$"))
+((call
+   function: (_) @_raises
+   arguments: (argument_list (lambda body: (call function: (_) @_target)))) @exception
+ (#match? @_raises "(^|\\.)(raises|assertRaises|assertRaisesRegexp?)$"))
+((with_statement
+   (with_clause
+     (with_item value: [(call function: (_) @_raises) (as_pattern (call function: (_) @_raises))]))
+   body: (block
+     (expression_statement
+       [(call function: (_) @_target)
+        (assignment right: (call function: (_) @_target))
+        (await (call function: (_) @_target))]))) @exception
+ (#match? @_raises "(^|\\.)(raises|assertRaises|assertRaisesRegexp?)$")
+ (#not-match? @_target "(^|\\.)(assert\\w*|fail\\w*|print)$"))
+; unaimed (the callable is built elsewhere): every tested function
 ((identifier) @exception
  (#any-of? @exception "raises" "assertRaises" "assertRaisesRegex" "assertRaisesRegexp"))
 
