@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS label_tests(
   file_id INTEGER NOT NULL,
   line INTEGER NOT NULL,
   qname TEXT NOT NULL,
-  kinds TEXT NOT NULL,
+  kinds TEXT NOT NULL,  -- "needs_mock,empty_input@dumps": @name aims a kind at one callee
   PRIMARY KEY(file_id, line));
 INSERT OR IGNORE INTO labels_info VALUES('schema_version', '1');
 )sql";
