@@ -109,7 +109,8 @@ struct TestKinds {
   // The kinds a tested function gets: `name` is its own; `class_name` its class's, if
   // it is __init__ or __new__ (a call of the class aims at them).
   uint32_t for_function(std::string_view name, std::string_view class_name) const;
-  uint32_t all() const;
+  uint32_t aimed_kinds() const;  // the kinds aimed at some callee
+  uint32_t all() const { return everywhere | aimed_kinds(); }
   bool operator==(const TestKinds&) const = default;
 };
 
@@ -119,10 +120,10 @@ std::unordered_map<uint32_t, TestKinds> source_test_kinds(std::string_view sourc
                                                           const std::vector<uint32_t>& test_lines);
 // Changes when the query or the rules change: cached test kinds are recomputed then.
 uint64_t test_kinds_version();
-// The kinds' bits as "exception,needs_mock", and back (unknown names are dropped).
+// The kinds' bits as "exception,needs_mock".
 std::string test_kinds_text(uint32_t bits);
-uint32_t test_kinds_from_text(std::string_view text);
-// A test's kinds as labels.db keeps them: "needs_mock,empty_input@dumps,exception@loads".
+// A test's kinds as labels.db keeps them: "needs_mock,empty_input@dumps,exception@loads",
+// and back (unknown kind names and empty targets are dropped).
 std::string test_kinds_text(const TestKinds& kinds);
 TestKinds parse_test_kinds(std::string_view text);
 

@@ -172,6 +172,13 @@ std::string_view target_name(TSNode target, std::string_view source) {
   return {};
 }
 
+// The bit of the kind called `name`; 0 for a name that is no kind.
+uint32_t kind_bit(std::string_view name) {
+  for (int k = 0; k < kTestKinds; ++k)
+    if (kTestKindNames[k] == name) return 1u << k;
+  return 0;
+}
+
 void add_aimed(TestKinds& kinds, std::string_view name, uint32_t bits) {
   for (auto& [aimed_name, aimed_bits] : kinds.aimed)
     if (aimed_name == name) {
@@ -321,9 +328,7 @@ TestKinds kinds_of_test(TSNode function, std::string_view source) {
   if (asks_for_fixture(function, source, facts)) kinds.everywhere |= 1u << kNeedsFixture;
   // Where the test aims a kind, its unaimed matches (a bare `raises`, parametrized values)
   // are taken to mean the same callee.
-  uint32_t aimed = 0;
-  for (const auto& [name, bits] : kinds.aimed) aimed |= bits;
-  kinds.everywhere &= ~aimed;
+  kinds.everywhere &= ~kinds.aimed_kinds();
   return kinds;
 }
 
@@ -387,8 +392,8 @@ uint32_t TestKinds::for_function(std::string_view name, std::string_view class_n
   return bits;
 }
 
-uint32_t TestKinds::all() const {
-  uint32_t bits = everywhere;
+uint32_t TestKinds::aimed_kinds() const {
+  uint32_t bits = 0;
   for (const auto& [name, aimed_bits] : aimed) bits |= aimed_bits;
   return bits;
 }
@@ -409,7 +414,7 @@ TestKinds parse_test_kinds(std::string_view text) {
     if (comma == std::string_view::npos) comma = text.size();
     std::string_view item = text.substr(start, comma - start);
     size_t at = item.find('@');
-    uint32_t bits = test_kinds_from_text(item.substr(0, at));
+    uint32_t bits = kind_bit(item.substr(0, at));
     if (at == std::string_view::npos)
       kinds.everywhere |= bits;
     else if (bits && at + 1 < item.size())
@@ -417,18 +422,6 @@ TestKinds parse_test_kinds(std::string_view text) {
     start = comma + 1;
   }
   return kinds;
-}
-
-uint32_t test_kinds_from_text(std::string_view text) {
-  uint32_t bits = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string_view::npos) comma = text.size();
-    for (int k = 0; k < kTestKinds; ++k)
-      if (kTestKindNames[k] == text.substr(start, comma - start)) bits |= 1u << k;
-    start = comma + 1;
-  }
-  return bits;
 }
 
 }  // namespace yantra::labels
