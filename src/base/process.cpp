@@ -109,6 +109,10 @@ Result<ProgramRun> run_program(const std::vector<std::string>& argv,
   while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
   run.seconds = now_seconds() - start;
+  auto seconds_of = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6;
+  };
+  run.cpu_seconds = seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime);
   run.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB
   run.signaled = WIFSIGNALED(status);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

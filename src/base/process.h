@@ -1,6 +1,6 @@
 // Running a program and capturing what it prints: posix_spawn with an argument vector
 // (paths may hold any byte, so never a shell), stdin from /dev/null, stdout and stderr
-// read together so a full pipe never deadlocks, wall time and peak RSS from wait4.
+// read together so a full pipe never deadlocks, wall time, CPU time and peak RSS from wait4.
 //
 //   auto run = run_program({"/usr/bin/python3", "-I", "-m", "pyflakes", "./a.py"},
 //                          {.cwd = repo});
@@ -28,6 +28,9 @@ struct ProgramRun {
   bool signaled = false;
   std::string out, err;  // all of stdout; stderr, or its tail (ProgramOptions::stderr_kept)
   double seconds = 0;    // wall time from spawn to exit
+  // User plus system time of the program and of every descendant it waited for: on a
+  // machine with N cores, no schedule runs the same work in under cpu_seconds / N.
+  double cpu_seconds = 0;
   uint64_t peak_rss_bytes = 0;
 };
 

@@ -26,7 +26,7 @@ struct IndexBenchOptions {
   std::string python = "/usr/bin/python3";
   std::string ctags = "ctags";
   std::string work_dir;  // default: a fresh temporary directory, removed afterwards
-  bool run_gold = true;   // the reference graph builder (about 15 s on the stdlib)
+  bool run_gold = true;  // the reference graph builder (about 15 s on the stdlib)
   bool run_ctags = true;
   // Each measurement is taken this many times and the fastest kept: on a shared machine
   // noise only ever adds time.
@@ -37,6 +37,7 @@ struct IndexBenchOptions {
 struct Measured {
   std::string name;
   double seconds = 0;
+  double cpu_seconds = 0;  // user plus system, with the children it waited for
   uint64_t peak_rss_bytes = 0;
   int exit_code = 0;
   bool ran = false;     // false: disabled, or the peer is missing or failed (see not_run)
@@ -52,8 +53,8 @@ struct IndexBenchResult {
   // callee qualified names), and how many the reference has.
   uint64_t gold_calls = 0, gold_calls_found = 0;
   std::vector<std::string> gold_calls_missing_sample;  // up to 20 "caller -> callee"
-  std::string table;      // human-readable, several lines
-  std::string json_line;  // one line of JSON, the last thing printed
+  std::string table;                                   // human-readable, several lines
+  std::string json_line;                               // one line of JSON, the last thing printed
 };
 
 Result<IndexBenchResult> run_index_bench(const IndexBenchOptions& options);
@@ -78,10 +79,10 @@ struct ValidateBenchOptions {
   std::string runs;       // default: PEERS/../data/humaneval/recorded-runs-dev.jsonl.gz
   std::string peers_dir;  // as for the index benchmark
   std::string python = "/usr/bin/python3";
-  int workers = 0;        // 0: one per core, for both systems
+  int workers = 0;               // 0: one per core, for both systems
   double timeout_seconds = 3.0;  // the peer's limit
   bool run_peer = true;
-  size_t limit = 0;       // validate only the first N runs (0: all)
+  size_t limit = 0;  // validate only the first N runs (0: all)
 };
 
 struct ValidateBenchResult {
@@ -91,7 +92,13 @@ struct ValidateBenchResult {
   double peer_exec_per_s = 0;
   size_t peer_agreement = 0;
   std::vector<std::pair<std::string, size_t>> statuses;  // status -> count
-  std::vector<std::string> disagreements;               // "task model run: ours vs recorded"
+  std::vector<std::string> disagreements;                // "task model run: ours vs recorded"
+  // Runs of kLongRunSeconds or more: their time is the program's own work (a loop until
+  // the timeout, a slow algorithm), which any harness honouring the same limit pays too.
+  // Their sum over the workers is a floor under both systems' wall time.
+  static constexpr double kLongRunSeconds = 0.1;
+  size_t long_runs = 0;
+  double long_runs_seconds = 0;
   std::string table;
   std::string json_line;
 };
@@ -119,9 +126,9 @@ struct CascadeBenchOptions {
   std::string runs;       // default: shared/data/humaneval/recorded-runs-dev.jsonl.gz
   std::string peers_dir;  // where shared/ is found, as for the other benchmarks
   int rounds = 10;
-  size_t tasks = 0;       // only the first N tasks (0: all)
-  int workers = 0;        // sandboxes (0: one per core)
-  std::string work_dir;   // the repository the library and ledger live in; default temp
+  size_t tasks = 0;      // only the first N tasks (0: all)
+  int workers = 0;       // sandboxes (0: one per core)
+  std::string work_dir;  // the repository the library and ledger live in; default temp
   bool keep_work_dir = false;
   // Probabilities (the router's calibrated confidence), tuned on the dev tasks.
   double student_confidence = 0.7, premium_confidence = 0.9, learn_confidence = 0.95;
@@ -133,7 +140,7 @@ struct CascadeBenchOptions {
   // Also fit a calibration on this run's answers against the hidden tests and write it
   // here (the router of this run never sees it).
   std::string fit_calibration;
-  bool progress = true;   // a line per round on stderr
+  bool progress = true;  // a line per round on stderr
   // For tests: the validator the router uses (default: a pool of its own) and the HTTP
   // transport of the teacher clients (default: real HTTP to the replay server).
   validator::Validator* router_validator = nullptr;
@@ -153,7 +160,7 @@ struct CascadeBenchResult {
   CascadeRound round1, later, all;  // round 1, rounds 2..N, every round
   double gpt4_pass_rate = 0;        // gpt-4 alone on the same requests (recorded results)
   size_t learned = 0, learned_passing = 0;
-  size_t pending = 0, pending_passing = 0;  // answers kept as evidence, not learned
+  size_t pending = 0, pending_passing = 0;   // answers kept as evidence, not learned
   std::vector<std::string> learned_failing;  // "HumanEval/12 gpt-4 0.91": what was wrong
   std::vector<std::string> never_answered;   // tasks no round answered
   // The router's pass-probability head, scored prequentially on every candidate's outcome
@@ -194,8 +201,8 @@ struct StudentBenchOptions {
 };
 
 struct StudentSide {
-  Measured train;             // the training process (its peak RSS)
-  double epoch_seconds = 0;   // median over epochs
+  Measured train;            // the training process (its peak RSS)
+  double epoch_seconds = 0;  // median over epochs
   double hits_at_10 = 0, mrr = 0, in_degree_hits_at_10 = 0, in_degree_mrr = 0;
   size_t test_calls = 0;
   // Inference: one function from a sampled 10/5/2 neighbourhood; every node at once.

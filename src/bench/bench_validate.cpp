@@ -55,7 +55,41 @@ Result<Loaded> load(const ValidateBenchOptions& o, const std::string& problems_p
   return out;
 }
 
-std::string fixed(double v, int decimals) { return format_fixed(v, decimals); }
+std::string fixed(double v, int decimals) {
+  return format_fixed(v, decimals);
+}
+
+// Where the time went: the long runs' floor, what each other run cost, and the speed-up
+// over the peer that the floor leaves room for.
+struct TimeSplit {
+  double floor_s = 0;       // the long runs alone, spread over every worker
+  double other_run_ms = 0;  // workers x (seconds - floor), per other run
+  double ceiling = 0;       // peer seconds / floor_s: were every other run free
+};
+
+TimeSplit split_time(const ValidateBenchResult& r, int workers) {
+  TimeSplit t;
+  t.floor_s = r.long_runs_seconds / workers;
+  size_t others = r.executions - r.long_runs;
+  if (others)
+    t.other_run_ms =
+        1000 * (r.seconds * workers - r.long_runs_seconds) / static_cast<double>(others);
+  if (r.peer.ran && t.floor_s > 0) t.ceiling = r.peer.seconds / t.floor_s;
+  return t;
+}
+
+std::string time_split_text(const ValidateBenchResult& r, int workers) {
+  TimeSplit t = split_time(r, workers);
+  std::string text =
+      with_commas(r.long_runs) + " runs took " + fixed(ValidateBenchResult::kLongRunSeconds, 1) +
+      " s or more (" + fixed(r.long_runs_seconds, 1) +
+      " s in all, the programs' own work): at least " + fixed(t.floor_s, 2) + " s on " +
+      std::to_string(workers) + " workers; the other " + with_commas(r.executions - r.long_runs) +
+      " cost " + fixed(t.other_run_ms, 2) + " ms each (workers x seconds)";
+  if (t.ceiling > 0)
+    text += "; were they free, the speed-up would be " + fixed(t.ceiling, 2) + "x at most";
+  return text + "\n";
+}
 
 void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) {
   Table t({"system", "executions", "seconds", "exec/s", "passed", "agreement", "isolation"});
@@ -64,16 +98,19 @@ void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) 
          "bubblewrap, a process per run"});
   if (r.peer.ran) {
     t.add({"exec_peer.py", with_commas(r.executions), fixed(r.peer.seconds, 2),
-           fixed(r.peer_exec_per_s, 1), "", with_commas(r.peer_agreement) + " / " +
-           with_commas(r.executions), "none, a process per run"});
+           fixed(r.peer_exec_per_s, 1), "",
+           with_commas(r.peer_agreement) + " / " + with_commas(r.executions),
+           "none, a process per run"});
   }
   std::string table = t.render();
-  table += "\n" + std::to_string(workers) + " workers each; timeout " + fixed(o.timeout_seconds, 1) +
-           " s (yantra: CPU time, peer: wall clock); ";
+  table += "\n" + std::to_string(workers) + " workers each; timeout " +
+           fixed(o.timeout_seconds, 1) + " s (yantra: CPU time, peer: wall clock); ";
   table += r.peer.ran ? "speed-up " + fixed(r.exec_per_s / r.peer_exec_per_s, 2) + "x\n"
                       : "peer not run: " + r.peer.not_run + "\n";
+  table += time_split_text(r, workers);
   table += "statuses:";
-  for (const auto& [status, count] : r.statuses) table += " " + status + " " + std::to_string(count);
+  for (const auto& [status, count] : r.statuses)
+    table += " " + status + " " + std::to_string(count);
   table += "\n";
   for (const auto& d : r.disagreements) table += "disagrees: " + d + "\n";
   r.table = std::move(table);
@@ -94,6 +131,12 @@ void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) 
   } else {
     j["peer_not_run"] = r.peer.not_run;
   }
+  TimeSplit split = split_time(r, workers);
+  j["long_runs"] = r.long_runs;
+  j["long_runs_s"] = std::round(r.long_runs_seconds * 100) / 100;
+  j["floor_s"] = std::round(split.floor_s * 100) / 100;
+  j["other_run_ms"] = std::round(split.other_run_ms * 100) / 100;
+  if (r.peer.ran) j["speedup_ceiling"] = std::round(split.ceiling * 100) / 100;
   Json statuses = Json::object();
   for (const auto& [status, count] : r.statuses) statuses[status] = count;
   j["statuses"] = statuses;
@@ -118,7 +161,8 @@ void run_peer(const ValidateBenchOptions& o, const std::string& peers, const std
     return;
   }
   progress("running exec_peer.py ...");
-  auto run = run_measured("exec_peer.py", {o.python, script, problems, runs, std::to_string(workers)});
+  auto run =
+      run_measured("exec_peer.py", {o.python, script, problems, runs, std::to_string(workers)});
   if (!run || run->measured.exit_code != 0) {
     r.peer.not_run = run ? "exited with status " + std::to_string(run->measured.exit_code) + ": " +
                                last_lines(run->err_tail, 1)
@@ -169,12 +213,14 @@ Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path) {
 
 Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
   std::string peers = find_peers_dir(o.peers_dir, "");
-  std::string data = peers.empty() ? std::string() : (fs::path(peers).parent_path() / "data/humaneval").string();
+  std::string data =
+      peers.empty() ? std::string() : (fs::path(peers).parent_path() / "data/humaneval").string();
   std::string problems = o.problems.empty() ? data + "/HumanEval-dev.jsonl.gz" : o.problems;
   std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
   auto loaded = load(o, problems, runs);
   if (!loaded) return loaded.error();
-  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int workers = o.workers > 0 ? o.workers
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 
   auto pool = v::Validator::start({.workers = workers});
   if (!pool) return pool.error();
@@ -198,6 +244,8 @@ Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
     r.passed += ours;
     r.agreement += ours == recorded;
     statuses[std::string(v::to_string(results[i].status))]++;
+    if (results[i].seconds >= ValidateBenchResult::kLongRunSeconds)
+      r.long_runs++, r.long_runs_seconds += results[i].seconds;
     if (ours != recorded) {
       r.disagreements.push_back(run.value("task_id", "") + " " + run.value("model", "") + " run " +
                                 std::to_string(run.value("run", 0)) + ": " +

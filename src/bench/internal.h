@@ -19,7 +19,7 @@ struct ProcessRun {
   std::string out;       // all of stdout
   std::string err_tail;  // the last 64 KiB of stderr
 };
-// Runs argv to completion, timing it and recording its peak RSS.
+// Runs argv to completion, timing it (wall and CPU) and recording its peak RSS.
 Result<ProcessRun> run_measured(std::string name, const std::vector<std::string>& argv);
 
 std::string last_lines(std::string_view text, size_t count);

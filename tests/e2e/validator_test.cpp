@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "base/base.h"
 #include "../unit/test_support.h"
+#include "base/base.h"
 #include "validator/validator.h"
 
 namespace yantra::validator {
@@ -43,7 +43,8 @@ const char* kAdd = "def add(a, b):\n    return a + b\n";
 const char* kWrongAdd = "def add(a, b):\n    return a - b\n";
 
 TEST_F(Validate, CheckForm) {
-  TestSuite tests = TestSuite::check("def check(candidate):\n    assert candidate(2, 3) == 5\n", "add");
+  TestSuite tests =
+      TestSuite::check("def check(candidate):\n    assert candidate(2, 3) == 5\n", "add");
   EXPECT_EQ(run(kAdd, tests).status, Status::passed);
   RunResult wrong = run(kWrongAdd, tests);
   EXPECT_EQ(wrong.status, Status::failed);
@@ -57,9 +58,9 @@ TEST_F(Validate, CheckForm) {
 }
 
 TEST_F(Validate, AssertsFormReportsEachCase) {
-  TestSuite tests = TestSuite::asserts({"assert add(1, 1) == 2", "assert add(2, 2) == 5",
-                                        "assert add(0, math.floor(1.5)) == 1"},
-                                       "import math\n");
+  TestSuite tests = TestSuite::asserts(
+      {"assert add(1, 1) == 2", "assert add(2, 2) == 5", "assert add(0, math.floor(1.5)) == 1"},
+      "import math\n");
   RunResult r = run(kAdd, tests);
   EXPECT_EQ(r.status, Status::failed);
   ASSERT_EQ(r.tests.size(), 3u);
@@ -85,7 +86,8 @@ TEST_F(Validate, PytestFormReportsEachTest) {
 
 TEST_F(Validate, DoctestFormComparesOutput) {
   TestSuite tests = TestSuite::doctest(
-      "    >>> add(1, 2)\n    3\n    >>> print(add('a', 'b'))\n    ab\n    >>> add([1], [2])\n    [1, 2]\n");
+      "    >>> add(1, 2)\n    3\n    >>> print(add('a', 'b'))\n    ab\n    >>> add([1], [2])\n    "
+      "[1, 2]\n");
   ASSERT_EQ(tests.cases.size(), 3u);
   RunResult r = run(kAdd, tests);
   EXPECT_EQ(r.status, Status::passed) << r.reason;
@@ -95,7 +97,8 @@ TEST_F(Validate, DoctestFormComparesOutput) {
 TEST_F(Validate, DoctestInTheCandidateRunsButCannotInstallATracer) {
   // doctest is imported on demand in a run (it is not kept warm); its testmod() must
   // still work there, while a tracer, which could read the harness's frames, stays out.
-  TestSuite tests = TestSuite::check("def check(candidate):\n    assert candidate(2, 3) == 5\n", "add");
+  TestSuite tests =
+      TestSuite::check("def check(candidate):\n    assert candidate(2, 3) == 5\n", "add");
   std::string testmod =
       "import doctest\n"
       "def add(a, b):\n"
@@ -108,7 +111,8 @@ TEST_F(Validate, DoctestInTheCandidateRunsButCannotInstallATracer) {
   EXPECT_EQ(ran.stdout_excerpt, "");
   std::string tracer =
       "import doctest\n"
-      "doctest.sys.settrace(lambda *a: None)\n" + std::string(kAdd);
+      "doctest.sys.settrace(lambda *a: None)\n" +
+      std::string(kAdd);
   RunResult refused = run(tracer, tests);
   EXPECT_EQ(refused.status, Status::error);
   EXPECT_NE(refused.reason.find("settrace"), std::string::npos) << refused.reason;
@@ -118,7 +122,8 @@ TEST_F(Validate, RunsDoNotShareFilesOrState) {
   TestSuite tests = TestSuite::asserts({"assert add(1, 1) == 2"});
   const char* writer =
       "open('left.txt', 'w').write('x')\nopen('/tmp/left.txt', 'w').write('x')\n"
-      "import builtins\nbuiltins.LEAK = 1\n" "def add(a, b):\n    return a + b\n";
+      "import builtins\nbuiltins.LEAK = 1\n"
+      "def add(a, b):\n    return a + b\n";
   EXPECT_EQ(run(writer, tests).status, Status::passed);
   const char* reader =
       "import os, builtins\n"
@@ -165,8 +170,8 @@ TEST_F(Validate, RequestExamplesHoldForCanonicalSolutions) {
     Job job;
     job.code = p["prompt"].get<std::string>() + p["canonical_solution"].get<std::string>();
     job.tests.form = TestForm::asserts;
-    job.tests.cases = extract_request_tests(p["prompt"].get<std::string>(),
-                                            p["entry_point"].get<std::string>());
+    job.tests.cases =
+        extract_request_tests(p["prompt"].get<std::string>(), p["entry_point"].get<std::string>());
     if (job.tests.cases.empty()) continue;
     jobs.push_back(std::move(job));
     ids.push_back(p["task_id"]);
@@ -205,7 +210,8 @@ TEST(ValidateCommand, ExitCodesAndJson) {
   fs::create_directories(dir);
   ASSERT_TRUE(write_file_atomic((dir / "add.py").string(), kAdd));
   ASSERT_TRUE(write_file_atomic((dir / "wrong.py").string(), kWrongAdd));
-  ASSERT_TRUE(write_file_atomic((dir / "t.py").string(), "def check(c):\n    assert c(1, 2) == 3\n"));
+  ASSERT_TRUE(
+      write_file_atomic((dir / "t.py").string(), "def check(c):\n    assert c(1, 2) == 3\n"));
   std::string y = std::string(YANTRA_BINARY) + " validate --tests " + (dir / "t.py").string() +
                   " --entry add --code ";
   int status = 0;
@@ -229,12 +235,21 @@ TEST(ValidateCommand, ExitCodesAndJson) {
 // loops that still hit any limit.
 TEST(ValidateBench, AgreesWithEveryRecordedResult) {
   int status = 0;
-  std::string out =
-      run_command(std::string(YANTRA_BINARY) + " bench validate --no-peer --timeout 6 --json", &status);
+  std::string out = run_command(
+      std::string(YANTRA_BINARY) + " bench validate --no-peer --timeout 6 --json", &status);
   ASSERT_EQ(WEXITSTATUS(status), 0) << out;
   auto j = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
   EXPECT_EQ(j["executions"], 3300);
   EXPECT_EQ(j["agreement"], 3300) << j["disagreements"];
+  // The four endless loops run to the 6 s limit: long runs, and most of the floor.
+  EXPECT_EQ(j["statuses"]["timeout"], 4);
+  EXPECT_GE(j["long_runs"].get<int>(), 4);
+  EXPECT_GE(j["long_runs_s"].get<double>(), 4 * 6.0);
+  EXPECT_NEAR(j["floor_s"].get<double>(),
+              j["long_runs_s"].get<double>() / j["workers"].get<double>(), 0.01);
+  EXPECT_GT(j["other_run_ms"].get<double>(), 0);
+  EXPECT_LE(j["floor_s"].get<double>(), j["seconds"].get<double>());
+  EXPECT_FALSE(j.contains("speedup_ceiling"));  // no peer, no ceiling
   std::printf("bench validate: %s exec/s\n", j["exec_per_s"].dump().c_str());
 }
 

@@ -190,17 +190,44 @@ TEST(BenchIndexTest, MeasuresEveryStepOnASmallCorpus) {
     EXPECT_GT(m->seconds, 0) << m->name;
     EXPECT_GT(m->peak_rss_bytes, 100u * 1024) << m->name;
   }
+  // Python starting up alone costs CPU: the reference's CPU time is measured, not left 0.
+  EXPECT_GT(r.gold.cpu_seconds, 0.005);
+  EXPECT_GT(r.cold.cpu_seconds, 0);
   EXPECT_EQ(r.incremental_files_parsed, 1u);
   EXPECT_EQ(r.gold_calls, 6u);
   EXPECT_EQ(r.gold_calls_found, 6u);
 
   EXPECT_EQ(r.json_line.find('\n'), std::string::npos);
   nlohmann::json j = nlohmann::json::parse(r.json_line);
-  for (const char* key : {"bench", "corpus", "files", "bytes", "cold_s", "cold_files_per_s",
-                          "cold_mb_per_s", "cold_peak_rss_mb", "incremental_s",
-                          "incremental_files_parsed", "gold_s", "ctags_s", "speedup_vs_gold",
-                          "speedup_vs_ctags", "gold_calls", "gold_calls_found", "gold_call_recall"})
+  for (const char* key : {"bench",
+                          "corpus",
+                          "files",
+                          "bytes",
+                          "cold_s",
+                          "cold_files_per_s",
+                          "cold_mb_per_s",
+                          "cold_peak_rss_mb",
+                          "incremental_s",
+                          "incremental_files_parsed",
+                          "gold_s",
+                          "ctags_s",
+                          "speedup_vs_gold",
+                          "speedup_vs_ctags",
+                          "gold_calls",
+                          "gold_calls_found",
+                          "gold_call_recall",
+                          "cold_cpu_s",
+                          "cold_floor_s",
+                          "incremental_cpu_s",
+                          "gold_cpu_s",
+                          "ctags_cpu_s",
+                          "speedup_ceiling_vs_gold"})
     EXPECT_TRUE(j.contains(key) && !j[key].is_null()) << key;
+  // The floor is the cold index's CPU time spread over every core.
+  EXPECT_NEAR(j["cold_floor_s"].get<double>(), r.cold.cpu_seconds / j["cores"].get<double>(),
+              0.001);
+  EXPECT_NEAR(j["speedup_ceiling_vs_gold"].get<double>(),
+              r.gold.seconds / (r.cold.cpu_seconds / j["cores"].get<double>()), 0.01);
   EXPECT_EQ(j["bench"], "index");
   EXPECT_EQ(j["corpus"], dir.path());
   EXPECT_EQ(j["incremental_files_parsed"], 1);
@@ -208,7 +235,8 @@ TEST(BenchIndexTest, MeasuresEveryStepOnASmallCorpus) {
 
   for (const char* row :
        {"yantra index (cold)", "yantra index (incremental, 1 file changed)", "gold_graph.py",
-        "ctags -R", "vs yantra cold", "call edges of the reference graph found: 6 / 6 (100.0 %)"})
+        "ctags -R", "vs yantra cold", "CPU s", "cores busy on average", "faster than gold_graph.py",
+        "call edges of the reference graph found: 6 / 6 (100.0 %)"})
     EXPECT_NE(r.table.find(row), std::string::npos) << row << " not in\n" << r.table;
   // The corpus itself is never edited: the incremental step touches the copy.
   EXPECT_EQ(fs::file_size(dir.path() + "/" + kTree[1].first), kTree[1].second.size());
@@ -231,7 +259,10 @@ TEST(BenchIndexTest, MissingPeersAreReportedNotFatal) {
   EXPECT_TRUE(j["gold_s"].is_null());
   EXPECT_TRUE(j["ctags_s"].is_null());
   EXPECT_TRUE(j["gold_call_recall"].is_null());
+  EXPECT_TRUE(j["gold_cpu_s"].is_null());
+  EXPECT_TRUE(j["speedup_ceiling_vs_gold"].is_null());
   EXPECT_NE(r.table.find("not run"), std::string::npos);
+  EXPECT_EQ(r.table.find("faster than gold_graph.py"), std::string::npos);
   // A work directory the user named is kept, with the copy and the store.
   EXPECT_TRUE(fs::exists(o.work_dir + "/store/graph.db"));
   EXPECT_TRUE(fs::exists(o.work_dir + "/corpus/util.py"));

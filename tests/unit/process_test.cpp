@@ -69,5 +69,25 @@ TEST(RunProgram, AMissingProgramOrDirectoryIsAnErrorNamingIt) {
   EXPECT_NE(bad_cwd.error().message.find("/no/such/dir"), std::string::npos);
 }
 
+// CPU time counts what ran, on every thread and in waited-for children; sleeping is free.
+TEST(RunProgram, MeasuresCpuTimeApartFromWallTime) {
+  const char* spin =
+      "import subprocess, sys, time\n"
+      "end = time.process_time() + 0.15\n"
+      "while time.process_time() < end: pass\n"
+      "subprocess.run([sys.executable, '-c', "
+      "'import time\\nend = time.process_time() + 0.15\\nwhile time.process_time() < end: "
+      "pass'])\n";
+  auto busy = run_program({"/usr/bin/python3", "-I", "-c", spin});
+  ASSERT_TRUE(busy) << busy.error().message;
+  ASSERT_EQ(busy->exit_code, 0) << busy->err;
+  EXPECT_GE(busy->cpu_seconds, 0.3);  // its own 0.15 s and its child's
+
+  auto idle = run_program({"/bin/sh", "-c", "sleep 0.3"});
+  ASSERT_TRUE(idle) << idle.error().message;
+  EXPECT_GE(idle->seconds, 0.3);
+  EXPECT_LT(idle->cpu_seconds, 0.1);
+}
+
 }  // namespace
 }  // namespace yantra
