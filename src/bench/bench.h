@@ -53,8 +53,9 @@ struct IndexBenchResult {
   // callee qualified names), and how many the reference has.
   uint64_t gold_calls = 0, gold_calls_found = 0;
   std::vector<std::string> gold_calls_missing_sample;  // up to 20 "caller -> callee"
-  std::string table;                                   // human-readable, several lines
-  std::string json_line;                               // one line of JSON, the last thing printed
+
+  std::string table;      // human-readable, several lines
+  std::string json_line;  // one line of JSON, the last thing printed
 };
 
 Result<IndexBenchResult> run_index_bench(const IndexBenchOptions& options);
