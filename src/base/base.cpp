@@ -15,6 +15,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace yantra {
 
@@ -193,6 +194,10 @@ uint64_t peak_rss_bytes() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+unsigned core_count() {
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::string human_bytes(uint64_t bytes) {

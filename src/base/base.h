@@ -153,6 +153,8 @@ std::string utc_now_iso();
 double monotonic_seconds();
 // Peak resident set size of this process, in bytes.
 uint64_t peak_rss_bytes();
+// The cores this machine has online, at least 1: the default number of workers.
+unsigned core_count();
 
 std::string human_bytes(uint64_t bytes);
 

@@ -340,8 +340,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   fs::create_directories(fs::path(result.work_dir) / ".yantra", ec);
   if (ec) return Error::in(result.work_dir, "cannot create: " + ec.message());
 
-  int workers = o.workers > 0 ? o.workers
-                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int workers = o.workers > 0 ? o.workers : static_cast<int>(core_count());
   std::unique_ptr<v::Validator> own_validator;
   v::Validator* router_validator = o.router_validator;
   if (!router_validator) {

@@ -253,15 +253,11 @@ std::string ratio(double seconds, double base) {
   return format_fixed(r, r >= 10 ? 0 : r >= 1 ? 1 : 2) + "x";
 }
 
-unsigned cores() {
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 // The wall time the cold index's CPU work needs at the least on this machine: every core
 // busy from start to end. A ratio to the reference above what this floor allows is out of
 // reach of scheduling alone; only less work gets there.
 double cold_floor_seconds(const IndexBenchResult& r) {
-  return r.cold.cpu_seconds / cores();
+  return r.cold.cpu_seconds / core_count();
 }
 
 std::string cpu_floor_line(const IndexBenchResult& r) {
@@ -269,7 +265,8 @@ std::string cpu_floor_line(const IndexBenchResult& r) {
   double floor = cold_floor_seconds(r);
   std::string line = "yantra index (cold): " + format_fixed(r.cold.cpu_seconds, 2) + " CPU s, " +
                      format_fixed(r.cold.cpu_seconds / r.cold.seconds, 2) + " of " +
-                     std::to_string(cores()) + " cores busy on average; with all of them busy " +
+                     std::to_string(core_count()) +
+                     " cores busy on average; with all of them busy " +
                      "throughout it would take " + format_fixed(floor, 2) + " s";
   if (r.gold.ran && floor > 0)
     line += ", " + ratio(r.gold.seconds, floor) +
@@ -303,7 +300,7 @@ std::string render_table(const IndexBenchOptions& options, const IndexBenchResul
   }
   std::string text =
       "corpus: " + options.corpus + " (" + with_commas(r.files) + " .py files, " +
-      mb_text(r.bytes) + "), " + std::to_string(std::thread::hardware_concurrency()) + " cores" +
+      mb_text(r.bytes) + "), " + std::to_string(core_count()) + " cores" +
       (r.repeat > 1 ? ", fastest of " + std::to_string(r.repeat) + " runs each" : "") + "\n" +
       t.render() + notes + cpu_floor_line(r);
   if (!r.gold.ran) return text + "call edges of the reference graph: not measured\n";
@@ -324,7 +321,7 @@ std::string render_json(const IndexBenchOptions& options, const IndexBenchResult
             {"corpus", options.corpus},
             {"files", r.files},
             {"bytes", r.bytes},
-            {"cores", cores()}};
+            {"cores", core_count()}};
   j["repeat"] = r.repeat;
   j["cold_s"] = rounded(r.cold.seconds, 4);  // > 0: a measured run
   j["cold_files_per_s"] = rounded(static_cast<double>(r.files) / r.cold.seconds, 1);

@@ -219,8 +219,7 @@ Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
   std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
   auto loaded = load(o, problems, runs);
   if (!loaded) return loaded.error();
-  int workers = o.workers > 0 ? o.workers
-                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int workers = o.workers > 0 ? o.workers : static_cast<int>(core_count());
 
   auto pool = v::Validator::start({.workers = workers});
   if (!pool) return pool.error();

@@ -151,8 +151,7 @@ Result<IndexReport> index_repository(FileSystem& fs, const IndexOptions& options
   report.scan_seconds = monotonic_seconds() - t0;
 
   double t1 = monotonic_seconds();
-  unsigned threads =
-      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = options.threads ? options.threads : core_count();
   auto parse_all = [&](const std::vector<size_t>& which, bool force) {
     Progress progress("indexing", which.size());
     if (!options.progress) progress.finish();

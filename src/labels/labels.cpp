@@ -135,8 +135,7 @@ Result<LabelReport> extract_labels(const LabelOptions& options) {
   if (!loaded) return loaded.error();
   std::unordered_map<std::string, CachedFile> cached = std::move(loaded).value();
 
-  unsigned threads =
-      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = options.threads ? options.threads : core_count();
   uint64_t tests_version = test_kinds_version();
   std::vector<bool> has_functions(graph->files.size(), false);
   for (const GraphNode& n : graph->nodes)

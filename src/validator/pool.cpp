@@ -127,9 +127,7 @@ class Pool : public Validator {
 Result<std::unique_ptr<Validator>> Validator::start(PoolOptions options) {
   // A harness that dies mid-write must not take this process down with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-  int workers = options.workers > 0
-                    ? options.workers
-                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int workers = options.workers > 0 ? options.workers : static_cast<int>(core_count());
   if (!options.make_launcher) {
     if (auto why = sandbox_unavailable()) return Error{*why};
     options.make_launcher = [] { return bubblewrap_launcher(); };
