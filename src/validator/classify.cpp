@@ -95,6 +95,21 @@ void fill_pytest(const json& markers, RunResult& r) {
   }
 }
 
+// Why a run that neither hit a limit nor crashed did not complete its tests. The judge
+// says when the candidate's process went away mid-run (a `gone` marker); the zygote
+// says how that process ended.
+std::string unfinished_reason(const json& reply) {
+  for (const auto& m : reply["markers"]) {
+    if (m.value("k", "") != "gone") continue;
+    std::string why = m.value("msg", "");
+    if (reply.contains("candidate_exit"))
+      why += "; it exited with code " + std::to_string(reply.value("candidate_exit", 0));
+    return why + ", before the tests completed";
+  }
+  return "the process exited (code " + std::to_string(reply.value("exit_code", 0)) +
+         ") before the tests completed";
+}
+
 // Limits, crashes and broken harness contracts, in order of precedence; empty if none.
 std::optional<std::pair<Status, std::string>> abnormal_end(const json& reply, bool done) {
   int sig = reply.value("signal", 0);
@@ -109,11 +124,7 @@ std::optional<std::pair<Status, std::string>> abnormal_end(const json& reply, bo
   if (int forged = reply.value("forged", 0); forged > 0)
     return std::pair{Status::error, std::to_string(forged) +
                                         " forged or malformed harness marker(s): not counted"};
-  if (!done) {
-    return std::pair{Status::error,
-                     "the process exited (code " + std::to_string(reply.value("exit_code", 0)) +
-                         ") before the tests completed"};
-  }
+  if (!done) return std::pair{Status::error, unfinished_reason(reply)};
   return std::nullopt;
 }
 

@@ -24,6 +24,18 @@ constexpr const char* kBubblewrap = "/usr/bin/bwrap";
 constexpr uint64_t kTmpfsBytes = 256ull << 20;
 constexpr uid_t kNobody = 65534;
 
+// The harness is one program in five files: the plain-data codec, the judge and the
+// candidate, the pytest form, the processes of a run, and the zygote that makes them (its
+// main() comes last).
+std::string harness_program() {
+  std::string program;
+  for (const char* part :
+       {"codec.py", "judge.py", "pytest_form.py", "run_processes.py", "harness.py"}) {
+    program.append(embedded_file(part)).append("\n\n");
+  }
+  return program;
+}
+
 std::vector<std::string> bubblewrap_argv(const std::string& python) {
   std::vector<std::string> argv = {
       kBubblewrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
@@ -52,7 +64,7 @@ std::vector<std::string> bubblewrap_argv(const std::string& python) {
                            "--setenv", "LANG", "C.UTF-8",
                            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
                            "--setenv", "PYTHONHASHSEED", "0",
-                           python, "-I", "-c", std::string(embedded_file("harness.py"))});
+                           python, "-I", "-c", harness_program()});
   return argv;
 }
 

@@ -31,189 +31,24 @@
 #include <utility>
 #include <vector>
 
-#include "../unit/test_support.h"
-#include "validator/validator.h"
-
-namespace fs = std::filesystem;
-namespace v = yantra::validator;
-using v::Job;
-using v::Outcome;
-using v::RunResult;
-using v::Status;
-using yantra::testing::contains;
-using yantra::testing::read_bytes;
+#include "sandbox_support.h"
 
 namespace {
 
-constexpr double kWall = 1.0;  // the wall limit of runs that are meant to time out
-
-constexpr const char* kCheckPlusOne =
-    "def check(candidate):\n"
-    "    for x in range(5):\n"
-    "        assert candidate(x) == x + 1\n";
+using namespace yantra::testing::sandbox;
+using yantra::testing::contains;
+using yantra::testing::read_bytes;
 
 constexpr const char* kPytestPlusOne =
     "from solution import f\n\n\n"
     "def test_one():\n    assert f(1) == 2\n\n\n"
     "def test_two():\n    assert f(2) == 3\n";
 
-std::string random_hex() {
-  std::random_device rd;
-  std::ostringstream out;
-  out << std::hex << rd() << rd();
-  return out.str();
-}
-
-// Unique per test and per test process: concurrent runs of this suite cannot collide.
-std::string fresh_marker() {
-  static std::atomic<int> counter{0};
-  return "yantra-adv-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         random_hex();
-}
-
-// `text` with each @KEY@ replaced: Python's own braces stay untouched.
-std::string fill(std::string text, const std::map<std::string, std::string>& values) {
-  for (const auto& [key, value] : values) {
-    std::string token = "@" + key + "@";
-    for (size_t at = text.find(token); at != text.npos; at = text.find(token, at + value.size()))
-      text.replace(at, token.size(), value);
-  }
-  return text;
-}
-
-Job check_job(std::string code, std::string tests = kCheckPlusOne, double wall = 3.0) {
-  Job job;
-  job.code = std::move(code);
-  job.tests = v::TestSuite::check(std::move(tests), "f");
-  job.limits.wall_seconds = wall;
-  return job;
-}
-
-Job asserts_job(std::string code, std::string assertion, std::string setup = {}) {
-  Job job;
-  job.code = std::move(code);
-  job.tests = v::TestSuite::asserts({std::move(assertion)}, std::move(setup));
-  return job;
-}
-
 Job pytest_job(std::string solution) {
   Job job;
   job.code = std::move(solution);
   job.tests = v::TestSuite::pytest(kPytestPlusOne);
   return job;
-}
-
-std::string describe(const RunResult& r) {
-  return "\nresult: " + v::to_json(r);
-}
-
-// ---- what a run may leave on the host ------------------------------------------------
-
-struct HostProcess {
-  int pid = 0;
-  int ppid = 0;
-  std::vector<std::string> nspid;  // from /proc/PID/status: host pid first, innermost last
-  std::string cmdline;             // NULs as spaces
-};
-
-std::vector<HostProcess> host_processes() {
-  std::vector<HostProcess> out;
-  std::error_code ec;
-  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != name.npos) continue;
-    HostProcess p;
-    p.pid = std::stoi(name);
-    std::string stat = read_bytes(it->path() / "stat");
-    size_t paren = stat.rfind(')');    // the command name may hold spaces and parentheses
-    if (paren == stat.npos) continue;  // gone meanwhile
-    std::istringstream fields(stat.substr(paren + 1));
-    std::string state;
-    fields >> state >> p.ppid;
-    std::istringstream status(read_bytes(it->path() / "status"));
-    for (std::string line; std::getline(status, line);) {
-      if (!line.starts_with("NSpid:")) continue;
-      std::istringstream ids(line.substr(6));
-      for (std::string id; ids >> id;) p.nspid.push_back(id);
-    }
-    p.cmdline = read_bytes(it->path() / "cmdline");
-    for (char& c : p.cmdline) c = c == '\0' ? ' ' : c;
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-std::string show(const std::vector<HostProcess>& procs) {
-  std::string out;
-  for (const auto& p : procs)  // the harness's command line is its whole source: cut it
-    out += "\n  pid " + std::to_string(p.pid) + ": " + p.cmdline.substr(0, 160);
-  return out;
-}
-
-// Every process on the host whose command line holds `needle`, except this one.
-std::vector<HostProcess> processes_with(std::string_view needle) {
-  std::vector<HostProcess> found;
-  for (auto& p : host_processes())
-    if (p.pid != ::getpid() && contains(p.cmdline, needle)) found.push_back(std::move(p));
-  return found;
-}
-
-// Processes inside one of this test process's sandboxes other than their harness (PID 1
-// there): between runs a sandbox holds nothing else, whatever the last run started.
-// Orphans re-parent to that PID 1, so they stay descendants of this process.
-std::vector<HostProcess> stray_sandbox_processes() {
-  auto all = host_processes();
-  std::set<int> ours = {::getpid()};
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& p : all)
-      if (ours.contains(p.ppid) && ours.insert(p.pid).second) grew = true;
-  }
-  std::vector<HostProcess> stray;
-  for (const auto& p : all)
-    if (ours.contains(p.pid) && p.nspid.size() > 1 && p.nspid.back() != "1") stray.push_back(p);
-  return stray;
-}
-
-// `probe()` until it finds nothing, for up to two seconds; what it found last.
-template <class Probe>
-auto within_two_seconds(Probe probe) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  auto found = probe();
-  while (!found.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    found = probe();
-  }
-  return found;
-}
-
-// The names the harness gives its per-run files, as they would show in the host's /tmp if
-// the sandbox's private /tmp leaked.
-std::set<std::string> host_run_files() {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it("/tmp", ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.starts_with("run-") || name.starts_with(".stdout-") || name.starts_with(".stderr-"))
-      names.insert(name);
-  }
-  return names;
-}
-
-// Runs `job` and checks what it left on the host: no process holding `marker`, nothing but
-// the harness in the sandbox, no new sandbox temp file in the host's /tmp.
-RunResult run_and_check_host(v::Validator& validator, const Job& job, std::string_view marker) {
-  auto before = host_run_files();
-  RunResult r = validator.run(job);
-  auto left = within_two_seconds([&] { return processes_with(marker); });
-  EXPECT_TRUE(left.empty()) << "processes of the run survived it:" << show(left) << describe(r);
-  auto stray = within_two_seconds(stray_sandbox_processes);
-  EXPECT_TRUE(stray.empty()) << "processes left in the sandbox:" << show(stray) << describe(r);
-  std::string fresh;
-  for (const auto& name : host_run_files())
-    if (!before.contains(name)) fresh += " /tmp/" + name;
-  EXPECT_TRUE(fresh.empty()) << "sandbox temp files on the host:" << fresh;
-  return r;
 }
 
 // A temp directory on the host, removed with everything in it.
@@ -235,50 +70,7 @@ std::string home_dir() {
   return pw ? pw->pw_dir : "/tmp";
 }
 
-// ---- the fixture: one warm validator for the suite -----------------------------------
-
-class Adversarial : public ::testing::Test {
- protected:
-  // Set-up problems fail every test: an assertion in SetUpTestSuite would only skip them.
-  static void SetUpTestSuite() {
-    if (auto why = v::sandbox_unavailable()) {
-      setup_error_ = *why;
-      return;
-    }
-    auto pool = v::Validator::start({.workers = 2});
-    if (!pool) {
-      setup_error_ = pool.error().message;
-      return;
-    }
-    validator_ = std::move(pool).value();
-  }
-  static void TearDownTestSuite() { validator_.reset(); }
-
-  void SetUp() override {
-    ASSERT_TRUE(validator_) << "the sandbox cannot run here: " << setup_error_;
-    marker_ = fresh_marker();
-  }
-
-  // One run on the shared validator, with the host checks of run_and_check_host.
-  RunResult run(const Job& job) { return run_and_check_host(*validator_, job, marker_); }
-  RunResult run_on(v::Validator& validator, const Job& job) {
-    return run_and_check_host(validator, job, marker_);
-  }
-  // `text` with @M@ standing for this test's marker, and @KEY@ for the `more` values.
-  std::string code(std::string text, std::map<std::string, std::string> more = {}) const {
-    more["M"] = marker_;
-    return fill(std::move(text), more);
-  }
-  // A validator of its own, for tests that need a fresh or a single sandbox.
-  static std::unique_ptr<v::Validator> own_validator() {
-    auto pool = v::Validator::start({.workers = 1});
-    return pool ? std::move(pool).value() : nullptr;
-  }
-
-  static inline std::unique_ptr<v::Validator> validator_;
-  static inline std::string setup_error_;
-  std::string marker_;
-};
+class Adversarial : public WarmSandbox {};
 
 // ---- 1. fork bomb ----------------------------------------------------------------------
 
@@ -708,32 +500,15 @@ def f(x):
   EXPECT_NE(r.tests[0].outcome, Outcome::passed) << describe(r);
 }
 
-TEST_F(Adversarial, PatchingTheHarnessJsonEncoder) {
-  // emit() formats markers with the json module the candidate shares: a patched
-  // json.dumps turns the failure it reports into a pass under the real nonce.
-  std::string patcher = code(R"PY(
-import json  # @M@
-real_dumps = json.dumps
-def dumps(obj, *args, **kwargs):
-    if isinstance(obj, dict) and obj.get("k") in ("fail", "error"):
-        obj = {"k": "pass", "i": obj.get("i", 0)}
-    return real_dumps(obj, *args, **kwargs)
-json.dumps = dumps
-def f(x):
-    return x
-)PY");
-  RunResult r = run(check_job(patcher));
-  EXPECT_EQ(r.status, Status::failed) << describe(r);
-}
-
 TEST_F(Adversarial, PatchingAModuleTheTestsUse) {
-  // The tests get clean builtins, but modules are shared: math.isclose is a favourite of
-  // MBPP-style asserts.
+  // math.isclose is a favourite of MBPP-style asserts. The candidate patches its own
+  // process's math; the tests run in the judge's, with the judge's math.
   std::string patcher =
       code("import math  # @M@\nmath.isclose = lambda *a, **k: True\ndef f(x):\n    return 0.0\n");
   RunResult r = run(asserts_job(patcher, "assert math.isclose(f(1), 2.5)", "import math\n"));
-  EXPECT_EQ(r.status, Status::error) << describe(r);
-  EXPECT_NE(r.reason.find("tampered"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.status, Status::failed) << describe(r);
+  ASSERT_EQ(r.tests.size(), 1u);
+  EXPECT_EQ(r.tests[0].outcome, Outcome::failed) << describe(r);
 }
 
 TEST_F(Adversarial, PatchingUnittestInTheAssertsForm) {
@@ -751,8 +526,10 @@ def unittest_ok():
       "import unittest  # @M@\nunittest.TestCase.run = lambda *a, **k: None\n"
       "def f(x):\n    return x\n");
   RunResult r = run(asserts_job(patcher, "assert unittest_ok()", kSetup));
-  EXPECT_EQ(r.status, Status::error) << describe(r);
-  EXPECT_TRUE(contains(r.reason, "tampered")) << describe(r);
+  // The judge's unittest is its own: the patched TestCase.run never reaches the tests.
+  EXPECT_EQ(r.status, Status::failed) << describe(r);
+  ASSERT_EQ(r.tests.size(), 1u);
+  EXPECT_EQ(r.tests[0].outcome, Outcome::failed) << describe(r);
 }
 
 TEST_F(Adversarial, ForgedMarkersOnEveryDescriptor) {
@@ -770,8 +547,10 @@ def f(x):
     os._exit(0)
 )PY");
   RunResult r = run(check_job(forger));
+  // The candidate holds no marker pipe: its one pipe leads to the judge, which reads
+  // the forged lines as a broken reply.
   EXPECT_EQ(r.status, Status::error) << describe(r);
-  EXPECT_TRUE(contains(r.reason, "forged")) << describe(r);
+  EXPECT_TRUE(contains(r.reason, "candidate process")) << describe(r);
 }
 
 TEST_F(Adversarial, FrameIntrospectionCannotReachTheNonce) {

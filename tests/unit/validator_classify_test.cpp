@@ -47,6 +47,23 @@ TEST(Classify, PassWithoutTheEndMarkerIsNotAPass) {
   EXPECT_EQ(r.status, Status::error);
 }
 
+TEST(Classify, ACandidateGoneMidRunIsAnErrorEvenAfterPasses) {
+  // The judge reports the candidate's process gone (exited, killed, or sending what is
+  // not a frame of plain data) and ends without `done`: nothing before it counts.
+  json j = reply({{{"k", "start"}, {"i", 0}},
+                  {{"k", "pass"}, {"i", 0}},
+                  {{"k", "gone"}, {"msg", "the candidate process ended during a call of f()"}}});
+  j["candidate_exit"] = 3;
+  RunResult r = classify(check_job(), j);
+  EXPECT_EQ(r.status, Status::error);
+  EXPECT_NE(r.reason.find("during a call of f()"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("exited with code 3"), std::string::npos) << r.reason;
+
+  json cpu = reply({{{"k", "start"}, {"i", 0}}, {{"k", "gone"}, {"msg", "gone"}}});
+  cpu["signal"] = SIGXCPU;  // the zygote reports the candidate's own end
+  EXPECT_EQ(classify(check_job(), cpu).status, Status::timeout);
+}
+
 TEST(Classify, ForgedLinesMakeTheRunAnError) {
   json j = reply({{{"k", "pass"}, {"i", 0}}, {{"k", "done"}}});
   j["forged"] = 2;
