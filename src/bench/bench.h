@@ -84,6 +84,9 @@ struct ValidateBenchOptions {
   double timeout_seconds = 3.0;  // the peer's limit
   bool run_peer = true;
   size_t limit = 0;  // validate only the first N runs (0: all)
+  // The JSON line of an earlier run (another build, same machine), printed beside: what
+  // a change cost per run.
+  std::string before;
 };
 
 struct ValidateBenchResult {
@@ -100,6 +103,10 @@ struct ValidateBenchResult {
   static constexpr double kLongRunSeconds = 0.1;
   size_t long_runs = 0;
   double long_runs_seconds = 0;
+  struct Before {  // the --before run's figures, if one was given
+    bool given = false;
+    double exec_per_s = 0, speedup = 0, other_run_ms = 0;
+  } before;
   std::string table;
   std::string json_line;
 };

@@ -91,6 +91,40 @@ std::string time_split_text(const ValidateBenchResult& r, int workers) {
   return text + "\n";
 }
 
+// The earlier run's figures: the last line of `path` that is the validate bench's JSON.
+Result<ValidateBenchResult::Before> read_before(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return Error::in(path, "cannot read the earlier run (--before): " + text.error().message);
+  ValidateBenchResult::Before before;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    auto line = nlohmann::json::parse(text->substr(start, end - start), nullptr, false);
+    if (line.is_object() && line.value("bench", "") == "validate") {
+      before = {.given = true,
+                .exec_per_s = line.value("exec_per_s", 0.0),
+                .speedup = line.value("speedup", 0.0),
+                .other_run_ms = line.value("other_run_ms", 0.0)};
+    }
+    start = end + 1;
+  }
+  if (!before.given)
+    return Error::in(path, "holds no JSON line of `yantra bench validate`; save one with --json");
+  return before;
+}
+
+void render_before(const ValidateBenchResult::Before& b, double other_run_ms, std::string& table,
+                   Json& j) {
+  table += "before (--before): " + fixed(b.exec_per_s, 1) + " exec/s, speed-up " +
+           fixed(b.speedup, 2) + "x, the other runs " + fixed(b.other_run_ms, 2) +
+           " ms each; now " + fixed(other_run_ms, 2) + " ms (" +
+           (b.other_run_ms > 0 ? fixed(other_run_ms / b.other_run_ms, 2) + "x" : std::string("n/a")) +
+           ")\n";
+  j["before"] = {{"exec_per_s", b.exec_per_s}, {"speedup", b.speedup},
+                 {"other_run_ms", b.other_run_ms}};
+}
+
 void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) {
   Table t({"system", "executions", "seconds", "exec/s", "passed", "agreement", "isolation"});
   t.add({"yantra validate", with_commas(r.executions), fixed(r.seconds, 2), fixed(r.exec_per_s, 1),
@@ -141,6 +175,7 @@ void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) 
   for (const auto& [status, count] : r.statuses) statuses[status] = count;
   j["statuses"] = statuses;
   j["disagreements"] = r.disagreements;
+  if (r.before.given) render_before(r.before, split.other_run_ms, r.table, j);
   r.json_line = j.dump();
 }
 
@@ -219,6 +254,12 @@ Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
   std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
   auto loaded = load(o, problems, runs);
   if (!loaded) return loaded.error();
+  ValidateBenchResult::Before before;
+  if (!o.before.empty()) {
+    auto read = read_before(o.before);
+    if (!read) return read.error();
+    before = std::move(read).value();
+  }
   int workers = o.workers > 0 ? o.workers : static_cast<int>(core_count());
 
   auto pool = v::Validator::start({.workers = workers});
@@ -256,6 +297,7 @@ Result<ValidateBenchResult> run_validate_bench(const ValidateBenchOptions& o) {
   r.statuses.assign(statuses.begin(), statuses.end());
   pool->reset();  // free the cores before the peer runs
   run_peer(o, peers, problems, runs, workers, r);
+  r.before = std::move(before);
   render(o, r, workers);
   return r;
 }

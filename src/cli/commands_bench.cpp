@@ -75,6 +75,10 @@ Handler declare_bench_validate(CLI::App& app) {
   app.add_option("--limit", o.limit, "validate only the first N answers (no peer then)");
   app.add_option("--python", o.python, "Python for the peer (default: /usr/bin/python3)")
       ->envname("YANTRA_PYTHON");
+  app.add_option("--before", o.before,
+                 "a file ending with the JSON line of an earlier run on this machine (another "
+                 "build): its figures are printed beside")
+      ->envname("YANTRA_BENCH_BEFORE");
   app.add_flag("--no-peer", a->no_peer, "skip exec_peer.py");
   app.add_flag("--json", a->json_out, "print only the JSON line");
   return [a] {

@@ -253,5 +253,35 @@ TEST(ValidateBench, AgreesWithEveryRecordedResult) {
   std::printf("bench validate: %s exec/s\n", j["exec_per_s"].dump().c_str());
 }
 
+TEST(ValidateBench, PrintsAnEarlierRunBesideAndRefusesAFileWithoutOne) {
+  fs::path dir = fs::temp_directory_path() / ("yantra-before-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string before = (dir / "before.txt").string();
+  ASSERT_TRUE(write_file_atomic(
+      before, "table lines first\n{\"bench\":\"validate\",\"exec_per_s\":100.0,"
+              "\"speedup\":2.0,\"other_run_ms\":4.0}\n"));
+  int status = 0;
+  std::string out = run_command(std::string(YANTRA_BINARY) +
+                                    " bench validate --no-peer --limit 20 --before " + before,
+                                &status);
+  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  auto j = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
+  EXPECT_EQ(j["before"]["other_run_ms"], 4.0) << out;
+  EXPECT_EQ(j["before"]["exec_per_s"], 100.0) << out;
+  EXPECT_NE(out.find("before (--before): 100.0 exec/s, speed-up 2.00x, the other runs 4.00 ms"),
+            std::string::npos)
+      << out;
+
+  std::string empty = (dir / "empty.txt").string();
+  ASSERT_TRUE(write_file_atomic(empty, "no JSON here\n"));
+  out = run_command(std::string(YANTRA_BINARY) + " bench validate --no-peer --limit 5 --before " +
+                        empty + " 2>&1",
+                    &status);
+  EXPECT_NE(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find(empty), std::string::npos) << out;
+  EXPECT_NE(out.find("save one with --json"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace yantra::validator
