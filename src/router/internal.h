@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "router/router.h"
 
 namespace yantra::router {
@@ -23,6 +24,10 @@ struct Router::Run {
   // Library rows for this very request asked before (same text): its pending answers and
   // failed candidates. Looked up once per request.
   std::vector<library::Entry> earlier;
+  // The dearest teacher tier called in this request, if any: an answer is the student's
+  // only when no teacher was called (a library answer picked after teachers were asked
+  // is credited to them, and nothing was avoided).
+  std::optional<config::Tier> called;
 };
 
 inline std::string step_name(std::string_view provider, std::string_view model) {

@@ -135,7 +135,13 @@ void Router::finish(Run& run) {
   const Candidate& c = run.candidates[*run.best];
   a.answered = true;
   a.code = c.code;
-  a.tier = c.pending ? "student" : c.tier;  // an earlier answer, no teacher wrote it now
+  // A library answer (an entry, or an earlier answer rejoining the candidates) is the
+  // student's only if no teacher was called for this request; else the teachers' it cost.
+  bool from_library = c.pending || c.tier == "student";
+  a.tier = !from_library ? c.tier : run.called ? tier_name(*run.called) : "student";
+  if (from_library && !run.called && !run.student_answered && ledger_ && teachers_ &&
+      !teachers_->empty())
+    (void)teachers_->record_avoided(0, run.req.text, *ledger_);
   a.provider = c.provider;
   a.model = c.model;
   a.confidence = c.confidence;

@@ -299,6 +299,7 @@ void Router::ask_teacher(Run& run, size_t index) {
                format_fixed(teachers_->estimate_cost(index, run.req.text, n), 4));
     return;
   }
+  run.called = std::max(run.called.value_or(t.tier), t.tier);
   auto reply = teachers_->generate(index, run.req.text, run.req.entry_point, n, ledger_);
   if (!reply) {
     decide(run, step_name(t), "failed", reply.error().message);

@@ -89,14 +89,19 @@ class FixedAnswerServer {
   int requests_ = 0;
 };
 
+// The repository's config: one open-source teacher, `coder` at the local server on `port`.
+bool write_local_teacher(const fs::path& dir, int port, const std::string& more = "") {
+  std::string config = "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:" +
+                       std::to_string(port) +
+                       "/v1\"\ntier = \"open_local\"\nmodels = [\"coder\"]\n" + more;
+  return yantra::write_file_atomic((dir / "repo/.yantra/config.toml").string(), config).ok();
+}
+
 TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
   if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
   fs::path dir = fresh_dir("endpoint");
   FixedAnswerServer server("def total(xs):\n    return sum(xs)\n");
-  std::string config = "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:" +
-                       std::to_string(server.port()) +
-                       "/v1\"\ntier = \"open_local\"\nmodels = [\"coder\"]\n";
-  ASSERT_TRUE(yantra::write_file_atomic((dir / "repo/.yantra/config.toml").string(), config));
+  ASSERT_TRUE(write_local_teacher(dir, server.port()));
   const std::string request =
       "'Return the sum of the numbers in xs. For example total([1, 2, 3]) == 6 and total([]) == 0'"
       " --signature 'def total(xs):' --repo " +
@@ -134,6 +139,38 @@ TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
   out = yantra(dir, "stats --json --repo " + (dir / "repo").string(), &status);
   ASSERT_EQ(status, 0) << out;
   EXPECT_EQ(json::parse(out)["total"]["calls"], 1) << out;
+  fs::remove_all(dir);
+}
+
+TEST(Generate, AnEarlierAnswerPickedAfterATeacherWasCalledIsNotTheStudents) {
+  // Three samples of one model are one opinion: the first answer is kept as evidence, not
+  // learned. Asked again, that answer rejoins the candidates, and (wanting 0.99) the router
+  // pays the teacher again; whichever wins, the teacher was called, so the answer is not
+  // the student's and nothing was avoided. (Before the fix the earlier answer won and
+  // read "student".)
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("honest-label");
+  FixedAnswerServer server("def total(xs):\n    return sum(xs)\n");
+  ASSERT_TRUE(write_local_teacher(dir, server.port(), "[router]\npremium_confidence = 0.99\n"));
+  const std::string request =
+      "'Return the sum of the numbers in xs. For example total([1, 2, 3]) == 6' "
+      "--signature 'def total(xs):' --json --repo " +
+      (dir / "repo").string();
+  int status = 0;
+  std::string out = yantra(dir, "generate " + request, &status);
+  ASSERT_EQ(status, 0) << out;
+  ASSERT_FALSE(json::parse(out.substr(out.find('{')))["learned"]) << out;
+  out = yantra(dir, "generate " + request, &status);
+  ASSERT_EQ(status, 0) << out;
+  json second = json::parse(out.substr(out.find('{')));
+  ASSERT_EQ(server.requests(), 2) << out;
+  EXPECT_TRUE(second["answered"]) << out;
+  EXPECT_EQ(second["tier"], "open_local") << out;
+  out = yantra(dir, "stats --json --repo " + (dir / "repo").string(), &status);
+  ASSERT_EQ(status, 0) << out;
+  json stats = json::parse(out);
+  EXPECT_EQ(stats["total"]["calls"], 2) << out;
+  EXPECT_EQ(stats["total"]["avoided_calls"], 0) << out;
   fs::remove_all(dir);
 }
 
