@@ -94,7 +94,8 @@ std::string time_split_text(const ValidateBenchResult& r, int workers) {
 // The earlier run's figures: the last line of `path` that is the validate bench's JSON.
 Result<ValidateBenchResult::Before> read_before(const std::string& path) {
   auto text = read_file(path);
-  if (!text) return Error::in(path, "cannot read the earlier run (--before): " + text.error().message);
+  if (!text)
+    return Error::in(path, "cannot read the earlier run (--before): " + text.error().message);
   ValidateBenchResult::Before before;
   size_t start = 0;
   while (start < text->size()) {
@@ -116,13 +117,14 @@ Result<ValidateBenchResult::Before> read_before(const std::string& path) {
 
 void render_before(const ValidateBenchResult::Before& b, double other_run_ms, std::string& table,
                    Json& j) {
-  table += "before (--before): " + fixed(b.exec_per_s, 1) + " exec/s, speed-up " +
-           fixed(b.speedup, 2) + "x, the other runs " + fixed(b.other_run_ms, 2) +
-           " ms each; now " + fixed(other_run_ms, 2) + " ms (" +
-           (b.other_run_ms > 0 ? fixed(other_run_ms / b.other_run_ms, 2) + "x" : std::string("n/a")) +
-           ")\n";
-  j["before"] = {{"exec_per_s", b.exec_per_s}, {"speedup", b.speedup},
-                 {"other_run_ms", b.other_run_ms}};
+  table +=
+      "before (--before): " + fixed(b.exec_per_s, 1) + " exec/s, speed-up " + fixed(b.speedup, 2) +
+      "x, the other runs " + fixed(b.other_run_ms, 2) + " ms each; now " + fixed(other_run_ms, 2) +
+      " ms (" +
+      (b.other_run_ms > 0 ? fixed(other_run_ms / b.other_run_ms, 2) + "x" : std::string("n/a")) +
+      ")\n";
+  j["before"] = {
+      {"exec_per_s", b.exec_per_s}, {"speedup", b.speedup}, {"other_run_ms", b.other_run_ms}};
 }
 
 void render(const ValidateBenchOptions& o, ValidateBenchResult& r, int workers) {

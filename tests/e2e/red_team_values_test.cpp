@@ -242,7 +242,6 @@ def f(x): return Zero()
 )PY"))));
 }
 
-
 // Writes the expected text to sys.__stdout__, to the saved stdout and to fd 1, past the
 // example's capture, and returns None.
 // Old harness (520eb51): failed -- caught.

@@ -118,7 +118,8 @@ inline std::vector<HostProcess> host_processes() {
     std::string stat = read_bytes(it->path() / "stat");
     size_t paren = stat.rfind(')');    // the command name may hold spaces and parentheses
     if (paren == stat.npos) continue;  // gone meanwhile
-    if (size_t open = stat.find('('); open < paren) p.comm = stat.substr(open + 1, paren - open - 1);
+    if (size_t open = stat.find('('); open < paren)
+      p.comm = stat.substr(open + 1, paren - open - 1);
     std::istringstream fields(stat.substr(paren + 1));
     std::string state;
     fields >> state >> p.ppid;
@@ -164,7 +165,8 @@ inline std::vector<HostProcess> stray_sandbox_processes() {
       if (ours.contains(p.ppid) && ours.insert(p.pid).second) grew = true;
   }
   for (const auto& p : all)
-    if (ours.contains(p.pid) && p.nspid.size() > 1 && p.nspid.back() == "1") harnesses.insert(p.pid);
+    if (ours.contains(p.pid) && p.nspid.size() > 1 && p.nspid.back() == "1")
+      harnesses.insert(p.pid);
   std::vector<HostProcess> stray;
   std::set<int> judged;  // harnesses whose one judge was seen
   for (const auto& p : all) {
@@ -203,7 +205,8 @@ inline std::set<std::string> host_run_files() {
 
 // Runs `job` and checks what it left on the host: no process holding `marker`, nothing but
 // the harness in the sandbox, no new sandbox temp file in the host's /tmp.
-inline RunResult run_and_check_host(v::Validator& validator, const Job& job, std::string_view marker) {
+inline RunResult run_and_check_host(v::Validator& validator, const Job& job,
+                                    std::string_view marker) {
   auto before = host_run_files();
   RunResult r = validator.run(job);
   auto left = within_two_seconds([&] { return processes_with(marker); });

@@ -257,13 +257,13 @@ TEST(ValidateBench, PrintsAnEarlierRunBesideAndRefusesAFileWithoutOne) {
   fs::path dir = fs::temp_directory_path() / ("yantra-before-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::string before = (dir / "before.txt").string();
-  ASSERT_TRUE(write_file_atomic(
-      before, "table lines first\n{\"bench\":\"validate\",\"exec_per_s\":100.0,"
-              "\"speedup\":2.0,\"other_run_ms\":4.0}\n"));
+  ASSERT_TRUE(write_file_atomic(before,
+                                "table lines first\n{\"bench\":\"validate\",\"exec_per_s\":100.0,"
+                                "\"speedup\":2.0,\"other_run_ms\":4.0}\n"));
   int status = 0;
-  std::string out = run_command(std::string(YANTRA_BINARY) +
-                                    " bench validate --no-peer --limit 20 --before " + before,
-                                &status);
+  std::string out = run_command(
+      std::string(YANTRA_BINARY) + " bench validate --no-peer --limit 20 --before " + before,
+      &status);
   ASSERT_EQ(WEXITSTATUS(status), 0) << out;
   auto j = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
   EXPECT_EQ(j["before"]["other_run_ms"], 4.0) << out;
