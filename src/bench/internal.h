@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,9 @@ namespace yantra::router {
 class Router;
 struct Answer;
 }  // namespace yantra::router
+namespace yantra::validator {
+struct TestSuite;
+}
 
 namespace yantra::bench {
 
@@ -136,5 +140,43 @@ struct TaskEntry {
 };
 Result<std::vector<TaskEntry>> entries_of_tasks(library::Library& library,
                                                 const std::vector<Task>& tasks);
+
+// ---- HumanEval+ -----------------------------------------------------------------------
+
+// EvalPlus's stricter check: an answer passes when it returns what the reference
+// (`prompt` + `canonical_solution`) returns on every base and plus input, floats within
+// `atol` (1e-6 relative where atol is 0), inputs on which the reference raises skipped.
+// Both run in the sandbox, asserts form: the reference in the tests' namespace, the answer
+// as the candidate, called by its own name (a renamed set's).
+class PlusScorer {
+ public:
+  static Result<PlusScorer> load(const std::string& path, validator::Validator& validator);
+  // nullopt when the file has no such task.
+  std::optional<bool> passes(const std::string& task_id, const std::string& entry_point,
+                             const std::string& code);
+
+ private:
+  struct Reference {
+    std::string source, entry_point, inputs_json;
+    double atol = 0;
+  };
+  PlusScorer(std::map<std::string, Reference> references, validator::Validator& validator)
+      : references_(std::move(references)), validator_(&validator) {}
+  std::map<std::string, Reference> references_;
+  validator::Validator* validator_;
+  std::map<std::string, bool> cache_;
+};
+
+// The asserts-form suite PlusScorer runs: `entry_point` against the reference's function
+// `reference_entry` on every input of `inputs_json` (a JSON list of argument lists).
+validator::TestSuite plus_suite(const std::string& reference_source,
+                                const std::string& reference_entry, const std::string& inputs_json,
+                                double atol, const std::string& entry_point);
+
+// ---- bench generalize's report --------------------------------------------------------
+
+std::string set_summary(const GeneralizeSet& set);        // one progress line
+std::string cross_summary(const GeneralizeCross& cross);  // one progress line
+void render_generalize(GeneralizeBenchResult& result);    // its table and JSON line
 
 }  // namespace yantra::bench
