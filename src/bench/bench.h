@@ -195,6 +195,73 @@ struct CascadeBenchResult {
 
 Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& options);
 
+// `yantra bench generalize`: does what the loop learned answer the same tasks asked in
+// other words? Learn: the dev tasks through the cascade, as `bench cascade` runs them.
+// Ask: each ReCode set (the same tasks reworded, retyped, commented, renamed) once, from a
+// copy of the learned state, the replay server answering a reworded prompt with its task's
+// recordings (the function renamed by a whole-word rename where the set renames it).
+// Cross-task: learn the first half of the tasks, ask the second half. Every answer is
+// scored afterwards, on the hidden tests and on HumanEval+ inputs, beside an exact-match
+// cache; the router sees prompts only.
+struct GeneralizeBenchOptions {
+  // As for bench cascade: problems, runs, peers_dir, tasks, workers, the router's thresholds,
+  // calibration and samples, progress and the test hooks; `rounds` are the learn phase's
+  // rounds (default 3). Its work_dir, keep_work_dir and fit_calibration are not used.
+  CascadeBenchOptions cascade = [] {
+    CascadeBenchOptions o;
+    o.rounds = 3;
+    return o;
+  }();
+  std::string sets_dir;  // every *.jsonl.gz in it; default: shared/data/recode
+  std::string plus;      // default: shared/data/humaneval/HumanEvalPlus-dev.jsonl.gz
+  bool cross_task = true;
+  // Holds learn/, sets/NAME/ (copies of learn/) and cross/; default: a temporary directory,
+  // removed afterwards unless keep_work_dir.
+  std::string work_dir;
+  bool keep_work_dir = false;
+};
+
+struct GeneralizeSet {
+  std::string name;  // the file name without humaneval_ and -dev.jsonl.gz
+  size_t requests = 0;
+  size_t learned_requests = 0;  // requests whose nominal task has a learned library entry
+  size_t renamed = 0;           // requests that ask for another function name
+  size_t student = 0, student_learned = 0, student_passed = 0;
+  // Student answers of requests that called no teacher: today an earlier teacher answer
+  // rejoining the candidates is labelled "student" even when a teacher was called.
+  size_t student_alone = 0;
+  size_t student_plus_scored = 0, student_plus_passed = 0;  // HumanEval+ (tasks it covers)
+  // An exact-match cache of the learned answers: the request's text is, byte for byte, the
+  // prompt of a task with a learned entry.
+  size_t exact = 0, exact_passed = 0, exact_plus_scored = 0, exact_plus_passed = 0;
+  CascadeRound round;         // pass rate, cost against gpt-4 alone, tiers
+  double student_p50_ms = 0;  // the router's time for the student's answers, in-process
+};
+
+struct GeneralizeCross {
+  bool ran = false;
+  size_t learned_on = 0, learned_tasks = 0;  // tasks of half A, and those with an entry
+  size_t requests = 0, student_answers = 0, false_answers = 0;  // half B
+  CascadeRound round;
+};
+
+struct GeneralizeBenchResult {
+  int learn_rounds = 0;
+  size_t tasks = 0, learned_tasks = 0;      // tasks with a learned entry after the learn phase
+  size_t learned = 0, learned_passing = 0;  // learned entries, and those that pass
+  std::vector<CascadeRound> learn;          // one per learn round
+  std::vector<GeneralizeSet> sets;          // by name
+  GeneralizeCross cross;
+  size_t student_timed = 0;   // student answers over every set
+  double student_p50_ms = 0;  // their median time
+  double seconds = 0;
+  std::string work_dir;
+  std::string table;
+  std::string json_line;
+};
+
+Result<GeneralizeBenchResult> run_generalize_bench(const GeneralizeBenchOptions& options);
+
 // `yantra bench student`: `yantra index` + `yantra train` beside gold_graph.py +
 // sage_ref.py on the same corpus and machine, each at its own defaults (fan-outs 10/5/2;
 // yantra 2,048 calls per batch and 2 negatives, the peer 1,024 and 1), as processes.

@@ -24,91 +24,6 @@ namespace fs = std::filesystem;
 namespace v = yantra::validator;
 using Json = nlohmann::ordered_json;
 
-// What the router may see of a task.
-struct Task {
-  std::string id, prompt;
-};
-
-// What only the scorer sees: the hidden tests, and gpt-4's recorded runs for the baseline.
-struct Hidden {
-  std::string test, entry_point;
-  std::map<int, double> gpt4_cost;  // run -> $ at list price
-  std::map<int, bool> gpt4_passed;  // run -> recorded result
-};
-
-constexpr double kGpt4In = 0.03, kGpt4Out = 0.06, kGpt35In = 0.0015, kGpt35Out = 0.002;
-
-Result<void> load_tasks(const std::string& problems_path, const std::string& runs_path,
-                        size_t limit, std::vector<Task>& tasks,
-                        std::map<std::string, Hidden>& hidden) {
-  auto problems = read_jsonl_gz(problems_path);
-  if (!problems) return problems.error();
-  for (const auto& p : *problems) {
-    if (!p.contains("task_id") || !p.contains("prompt") || !p.contains("test") ||
-        !p.contains("entry_point"))
-      return Error::in(problems_path, "a problem lacks task_id, prompt, test or entry_point");
-    if (limit && tasks.size() >= limit) break;
-    tasks.push_back({p["task_id"], p["prompt"]});
-    hidden[p["task_id"]] = {p["test"], p["entry_point"], {}, {}};
-  }
-  auto runs = read_jsonl_gz(runs_path);
-  if (!runs) return runs.error();
-  for (const auto& r : *runs) {
-    if (r.value("model", "") != "gpt-4") continue;
-    auto it = hidden.find(r.value("task_id", ""));
-    if (it == hidden.end()) continue;
-    int run = r.value("run", 0);
-    double in = r.value("prompt_tokens", 0.0), out = r.value("completion_tokens", 0.0);
-    it->second.gpt4_cost[run] = in / 1000 * kGpt4In + out / 1000 * kGpt4Out;
-    it->second.gpt4_passed[run] = r.value("recorded_result", "") == "Pass";
-  }
-  return {};
-}
-
-config::Settings replay_settings(int port) {
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-  auto provider = [&](std::string name, std::string model, config::Tier tier, double in,
-                      double out) {
-    config::ProviderSettings p;
-    p.name = std::move(name);
-    p.kind = config::ProviderKind::openai;
-    p.base_url = url;
-    p.tier = tier;
-    p.models = {std::move(model)};
-    p.price_in_per_1k = in;
-    p.price_out_per_1k = out;
-    p.budget_month_usd = 1000;
-    p.timeout_s = 60;
-    return p;
-  };
-  config::Settings s;
-  s.providers = {provider("codellama", "codellama-34b-instruct", config::Tier::open_local, 0, 0),
-                 provider("gpt35", "gpt-3.5-turbo", config::Tier::premium, kGpt35In, kGpt35Out),
-                 provider("gpt4", "gpt-4", config::Tier::premium, kGpt4In, kGpt4Out)};
-  return s;
-}
-
-// Scores answers on the hidden tests, remembering each verdict by code: a library answer
-// repeated in every round is run once.
-class Scorer {
- public:
-  explicit Scorer(v::Validator& validator) : validator_(validator) {}
-  bool passes(const Hidden& h, const std::string& code) {
-    std::string key = h.entry_point + "\n" + code;
-    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-    v::Job job;
-    job.code = code;
-    job.tests = v::TestSuite::check(h.test, h.entry_point);
-    bool ok = validator_.run(job).status == v::Status::passed;
-    cache_[key] = ok;
-    return ok;
-  }
-
- private:
-  v::Validator& validator_;
-  std::map<std::string, bool> cache_;
-};
-
 void add_to(CascadeRound& total, const CascadeRound& r) {
   total.requests += r.requests;
   total.passed += r.passed;
@@ -121,33 +36,10 @@ void add_to(CascadeRound& total, const CascadeRound& r) {
   total.library_entries = r.library_entries;
 }
 
-double ratio(double a, double b) {
-  return b > 0 ? a / b : 0;
-}
-
-std::string pct(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %%", 100 * x);
-  return buf;
-}
-
-std::string money(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "$%.4f", x);
-  return buf;
-}
-
 Json tier_share(const CascadeRound& r) {
   Json j = Json::object();
   for (const auto& [tier, n] : r.by_tier) j[tier] = ratio(double(n), double(r.requests));
   return j;
-}
-
-std::string shares_text(const CascadeRound& r) {
-  std::string s;
-  for (const auto& [tier, n] : r.by_tier)
-    s += (s.empty() ? "" : ", ") + tier + " " + pct(ratio(double(n), double(r.requests)));
-  return s;
 }
 
 // Brier scores of the pass head's forecasts and of each source's running pass rate
@@ -310,178 +202,146 @@ void render(CascadeBenchResult& r) {
   r.json_line = j.dump();
 }
 
+// What the rounds gather besides their totals, all on the scorer's side.
+struct Tally {
+  PassScore pass_score;
+  CalibrationScore calibration, student_calibration;
+  std::vector<router::LabelledScore> scores;  // per answer, for fitting
+  std::vector<size_t> score_task;
+  size_t gpt4_passes = 0;
+  std::map<std::string, size_t> answers_per_task;
+
+  void add(const Asked& a, const Task& task, const Hidden& h, int recorded_run) {
+    const router::Answer& answer = *a.answer;
+    gpt4_passes += h.gpt4_passed.count(recorded_run) && h.gpt4_passed.at(recorded_run);
+    pass_score.add(answer.forecasts);
+    if (!answer.answered) return;
+    ++answers_per_task[task.id];
+    calibration.add(answer.confidence, a.passed);
+    if (answer.score_kind == router::kStudentScore)  // a library entry reused as it is
+      student_calibration.add(answer.confidence, a.passed);
+    scores.push_back({answer.score_kind, answer.score, a.passed});
+    score_task.push_back(a.task);
+  }
+};
+
+void summarise(CascadeBenchResult& result, const Tally& tally, const std::vector<Task>& tasks) {
+  for (const Task& t : tasks)
+    if (!tally.answers_per_task.count(t.id)) result.never_answered.push_back(t.id);
+  result.gpt4_pass_rate = ratio(double(tally.gpt4_passes), double(result.all.requests));
+  result.calibration = tally.calibration.result();
+  result.student_calibration = tally.student_calibration.result();
+  result.cross_fitted = cross_fitted(tally.scores, tally.score_task);
+  result.pass_outcomes = tally.pass_score.outcomes;
+  result.pass_head_brier = ratio(tally.pass_score.head, double(tally.pass_score.outcomes));
+  result.source_rate_brier = ratio(tally.pass_score.rate, double(tally.pass_score.outcomes));
+}
+
+Result<void> write_calibration(CascadeBenchResult& result, const CascadeBenchOptions& o,
+                               const Tally& tally, size_t tasks, const std::string& problems) {
+  std::string fitted_on =
+      std::to_string(tasks) + " tasks of " + fs::path(problems).filename().string() + " x " +
+      std::to_string(o.rounds) + " rounds, " + std::to_string(tally.scores.size()) +
+      " answers against their hidden tests";
+  auto written = write_file_atomic(o.fit_calibration,
+                                   router::Calibration::fit(tally.scores).to_json(fitted_on));
+  if (!written) return written.error();
+  result.fitted_calibration = o.fit_calibration;
+  return {};
+}
+
+// Precision of what was learned: every valid library entry against its hidden tests.
+Result<void> score_learned(CascadeBenchResult& result, library::Library& library,
+                           const std::vector<Task>& tasks,
+                           const std::map<std::string, Hidden>& hidden, Scorer& scorer) {
+  auto entries = entries_of_tasks(library, tasks);
+  if (!entries) return entries.error();
+  for (const TaskEntry& te : *entries) {
+    const library::Entry& e = te.entry;
+    bool ok = scorer.passes(hidden.at(te.task->id), e.code);
+    if (e.pending) {  // reported apart: evidence rejoins candidates, it is not reused alone
+      ++result.pending;
+      result.pending_passing += ok;
+      continue;
+    }
+    ++result.learned;
+    result.learned_passing += ok;
+    if (!ok)
+      result.learned_failing.push_back(te.task->id + " " + e.model + " " +
+                                       format_fixed(e.confidence, 2));
+  }
+  return {};
+}
+
+Result<std::string> make_work_dir(const std::string& requested) {
+  std::string dir = requested;
+  if (dir.empty()) {
+    dir = (fs::temp_directory_path() / ("yantra-cascade-" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir);
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / ".yantra", ec);
+  if (ec) return Error::in(dir, "cannot create: " + ec.message());
+  return dir;
+}
+
 }  // namespace
 
 Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   auto started = std::chrono::steady_clock::now();
-  std::string peers = find_peers_dir(o.peers_dir, "");
-  std::string data =
-      peers.empty() ? std::string() : (fs::path(peers).parent_path() / "data/humaneval").string();
+  std::string data = shared_data_dir(o.peers_dir) + "/humaneval";
   std::string problems = o.problems.empty() ? data + "/HumanEval-dev.jsonl.gz" : o.problems;
   std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
   std::vector<Task> tasks;
   std::map<std::string, Hidden> hidden;
   if (auto ok = load_tasks(problems, runs, o.tasks, tasks, hidden); !ok) return ok.error();
   if (tasks.empty()) return Error::in(problems, "no tasks");
-
   auto server = replay::ReplayServer::load(runs, problems);
   if (!server) return server.error();
   auto port = server->start("127.0.0.1", 0);
   if (!port) return port.error();
-
   CascadeBenchResult result;
-  result.work_dir = o.work_dir;
-  if (result.work_dir.empty()) {
-    result.work_dir =
-        (fs::temp_directory_path() / ("yantra-cascade-" + std::to_string(::getpid()))).string();
-    fs::remove_all(result.work_dir);
-  }
-  std::error_code ec;
-  fs::create_directories(fs::path(result.work_dir) / ".yantra", ec);
-  if (ec) return Error::in(result.work_dir, "cannot create: " + ec.message());
+  auto work_dir = make_work_dir(o.work_dir);
+  if (!work_dir) return work_dir.error();
+  result.work_dir = *work_dir;
+  auto pools = Pools::start(o);
+  if (!pools) return pools.error();
+  Scorer scorer(*pools->scoring);
+  auto cascade = CascadeRouter::open(o, result.work_dir, *port, *pools->router);
+  if (!cascade) return cascade.error();
 
-  int workers = o.workers > 0 ? o.workers : static_cast<int>(core_count());
-  std::unique_ptr<v::Validator> own_validator;
-  v::Validator* router_validator = o.router_validator;
-  if (!router_validator) {
-    auto pool = v::Validator::start({.workers = workers});
-    if (!pool) return pool.error();
-    own_validator = std::move(pool).value();
-    router_validator = own_validator.get();
-  }
-  // The scorer's sandboxes are not the router's: nothing of the hidden tests passes
-  // through anything the router holds.
-  auto scoring_pool = v::Validator::start({.workers = 1});
-  if (!scoring_pool) return scoring_pool.error();
-  Scorer scorer(**scoring_pool);
-
-  config::Settings settings = replay_settings(*port);
-  settings.router.student_confidence = o.student_confidence;
-  settings.router.premium_confidence = o.premium_confidence;
-  settings.router.premium_consent = config::Consent::always;
-  settings.router.samples = o.open_samples;
-  router::TeacherOptions teacher_options;
-  teacher_options.lookup_key = [](const config::ProviderSettings&) {
-    return Result<std::optional<std::string>>(std::optional<std::string>());
-  };
-  teacher_options.transport = o.transport;
-  auto teachers = router::Teachers::from_settings(settings, teacher_options);
-  if (!teachers) return teachers.error();
-  auto ledger = ledger::Ledger::open(result.work_dir);
-  if (!ledger) return ledger.error();
-  auto library = library::Library::open(result.work_dir, student::kTextEmbeddingDim);
-  if (!library) return library.error();
-
-  router::RouterOptions ro;
-  ro.settings = settings.router;
-  ro.novelty_similarity = o.novelty_similarity;
-  ro.open_samples = o.open_samples;
-  ro.premium_samples = o.premium_samples;
-  ro.learn_confidence = o.learn_confidence;
-  if (o.calibration == "none") {
-    ro.calibration = router::Calibration::none();
-  } else if (!o.calibration.empty()) {
-    auto loaded = router::Calibration::load(o.calibration);
-    if (!loaded) return loaded.error();
-    ro.calibration = std::move(loaded).value();
-  }
-  fs::create_directories(fs::path(result.work_dir) / ".yantra/student", ec);
-  auto pass_head = student::OnlineLearner::open(
-      (fs::path(result.work_dir) / ".yantra/student/pass_head.pt").string(), {});
-  if (!pass_head) return pass_head.error();
-  ro.pass_head = &*pass_head;
-  router::Router router(router_validator, &*teachers, &*library, &*ledger, ro);
-  PassScore pass_score;
-  CalibrationScore calibration, student_calibration;
-  std::vector<router::LabelledScore> scores;  // per answer, for fitting: scorer's side only
-  std::vector<size_t> score_task;
-
-  size_t gpt4_passes = 0;
-  std::map<std::string, size_t> answers_per_task;
+  Tally tally;
   for (int round = 1; round <= o.rounds; ++round) {
-    CascadeRound c;
-    c.round = round;
     int recorded_run = (round - 1) % 10 + 1;
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      const Task& task = tasks[t];
-      auto answer = router.generate({.text = task.prompt});
-      if (!answer) return Error{task.id + ": " + answer.error().message};
-      const Hidden& h = hidden.at(task.id);
-      ++c.requests;
-      c.cost_usd += answer->cost_usd;
-      c.teacher_calls += static_cast<size_t>(answer->teacher_calls);
-      c.gpt4_cost_usd += h.gpt4_cost.count(recorded_run) ? h.gpt4_cost.at(recorded_run) : 0;
-      gpt4_passes += h.gpt4_passed.count(recorded_run) && h.gpt4_passed.at(recorded_run);
-      pass_score.add(answer->forecasts);
-      if (answer->tier == "student") ++c.avoided_calls;
-      ++c.by_tier[answer->answered ? answer->tier : "none"];
-      if (answer->answered) {
-        ++answers_per_task[task.id];
-        ++c.answered;
-        bool passed = scorer.passes(h, answer->code);
-        c.passed += passed;
-        calibration.add(answer->confidence, passed);
-        if (answer->score_kind == router::kStudentScore)  // a library entry reused as it is
-          student_calibration.add(answer->confidence, passed);
-        scores.push_back({answer->score_kind, answer->score, passed});
-        score_task.push_back(t);
-      }
-    }
-    auto size = library->size();
-    c.library_entries = size ? *size : 0;
+    auto c =
+        ask_round((*cascade)->router(), tasks, hidden, scorer, recorded_run, [&](const Asked& a) {
+          const Task& t = tasks[a.task];
+          tally.add(a, t, hidden.at(t.id), recorded_run);
+        });
+    if (!c) return c.error();
+    c->round = round;
+    auto size = (*cascade)->library().size();
+    c->library_entries = size ? *size : 0;
     if (o.progress)
       progress("round " + std::to_string(round) + ": pass " +
-               pct(ratio(double(c.passed), double(c.requests))) + ", " + money(c.cost_usd) + " (" +
-               pct(ratio(c.cost_usd, c.gpt4_cost_usd)) + " of gpt-4), " + shares_text(c));
-    result.rounds.push_back(c);
-    add_to(result.all, c);
-    add_to(round == 1 ? result.round1 : result.later, c);
+               pct(ratio(double(c->passed), double(c->requests))) + ", " + money(c->cost_usd) +
+               " (" + pct(ratio(c->cost_usd, c->gpt4_cost_usd)) + " of gpt-4), " + shares_text(*c));
+    result.rounds.push_back(*c);
+    add_to(result.all, *c);
+    add_to(round == 1 ? result.round1 : result.later, *c);
   }
   server->stop();
-  for (const Task& t : tasks)
-    if (!answers_per_task.count(t.id)) result.never_answered.push_back(t.id);
-  result.gpt4_pass_rate = ratio(double(gpt4_passes), double(result.all.requests));
-  result.calibration = calibration.result();
-  result.student_calibration = student_calibration.result();
-  result.cross_fitted = cross_fitted(scores, score_task);
-  if (!o.fit_calibration.empty()) {
-    std::string fitted_on = std::to_string(tasks.size()) + " tasks of " +
-                            fs::path(problems).filename().string() + " x " +
-                            std::to_string(o.rounds) + " rounds, " + std::to_string(scores.size()) +
-                            " answers against their hidden tests";
-    auto written =
-        write_file_atomic(o.fit_calibration, router::Calibration::fit(scores).to_json(fitted_on));
-    if (!written) return written.error();
-    result.fitted_calibration = o.fit_calibration;
-  }
-  result.pass_outcomes = pass_score.outcomes;
-  result.pass_head_brier = ratio(pass_score.head, double(pass_score.outcomes));
-  result.source_rate_brier = ratio(pass_score.rate, double(pass_score.outcomes));
-
-  // Precision of what was learned: every valid library entry against its hidden tests.
-  auto entries = library->all_entries();
-  if (!entries) return entries.error();
-  std::map<std::string, const Task*> by_prompt;
-  for (const Task& t : tasks) by_prompt[t.prompt] = &t;
-  for (const library::Entry& e : *entries) {
-    if (e.avoid || !e.valid) continue;
-    auto it = by_prompt.find(e.request);
-    if (it == by_prompt.end()) continue;
-    if (e.pending) {  // reported apart: evidence rejoins candidates, it is not reused alone
-      ++result.pending;
-      result.pending_passing += scorer.passes(hidden.at(it->second->id), e.code);
-      continue;
-    }
-    ++result.learned;
-    bool ok = scorer.passes(hidden.at(it->second->id), e.code);
-    result.learned_passing += ok;
-    if (!ok)
-      result.learned_failing.push_back(it->second->id + " " + e.model + " " +
-                                       format_fixed(e.confidence, 2));
-  }
+  summarise(result, tally, tasks);
+  if (!o.fit_calibration.empty())
+    if (auto ok = write_calibration(result, o, tally, tasks.size(), problems); !ok)
+      return ok.error();
+  if (auto ok = score_learned(result, (*cascade)->library(), tasks, hidden, scorer); !ok)
+    return ok.error();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   render(result);
+  cascade->reset();
+  std::error_code ec;
   if (!o.keep_work_dir && o.work_dir.empty()) fs::remove_all(result.work_dir, ec);
   return result;
 }

@@ -1,13 +1,27 @@
-// Pieces the benchmarks share: measured child processes, the peers' directory, numbers.
+// Pieces the benchmarks share: measured child processes, the peers' directory, numbers,
+// and the learning loop on replayed teachers (bench cascade and bench generalize).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bench/bench.h"
+#include "library/library.h"
+
+namespace yantra::router {
+class Router;
+struct Answer;
+}  // namespace yantra::router
+namespace yantra::validator {
+struct TestSuite;
+}
 
 namespace yantra::bench {
 
@@ -32,5 +46,137 @@ std::string find_peers_dir(const std::string& requested, const std::string& bina
 Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path);
 // 3300 -> "3,300".
 std::string with_commas(uint64_t v);
+
+double ratio(double a, double b);  // 0 when b is 0
+std::string pct(double x);         // 0.123 -> "12.3 %"
+std::string money(double x);       // "$0.0123"
+// "student 95.1 %, premium 0.1 %, ...": each tier's share of the round's requests.
+std::string shares_text(const CascadeRound& r);
+
+// ---- the learning loop on replayed teachers -------------------------------------------
+
+// shared/data beside the peers' directory (see find_peers_dir); "" if none is found.
+std::string shared_data_dir(const std::string& peers_dir);
+
+// What the router may see of a task.
+struct Task {
+  std::string id, prompt;
+};
+
+// What only the scorer sees: the hidden tests, and gpt-4's recorded runs for the baseline.
+struct Hidden {
+  std::string test, entry_point;
+  std::map<int, double> gpt4_cost;  // run -> $ at list price
+  std::map<int, bool> gpt4_passed;  // run -> recorded result
+};
+
+// The first `limit` tasks (0: all) of a HumanEval problems file, their hidden tests apart,
+// with gpt-4's recorded cost and result per run from the runs file.
+Result<void> load_tasks(const std::string& problems_path, const std::string& runs_path,
+                        size_t limit, std::vector<Task>& tasks,
+                        std::map<std::string, Hidden>& hidden);
+
+// Scores answers on the hidden tests, remembering each verdict by tests and code: a library
+// answer repeated in every round is run once.
+class Scorer {
+ public:
+  explicit Scorer(validator::Validator& validator) : validator_(validator) {}
+  bool passes(const Hidden& h, const std::string& code);
+  validator::Validator& validator() { return validator_; }
+
+ private:
+  validator::Validator& validator_;
+  std::map<std::string, bool> cache_;
+};
+
+// The router's sandboxes (CascadeBenchOptions::router_validator, else a pool of its own)
+// and the scorer's: nothing of the hidden tests passes through anything the router holds.
+struct Pools {
+  std::unique_ptr<validator::Validator> own_router, scoring;
+  validator::Validator* router = nullptr;
+  static Result<Pools> start(const CascadeBenchOptions& o);
+};
+
+// The router, its library, ledger and pass head in WORK_DIR/.yantra, every teacher the
+// replay server at `port` (codellama-34b-instruct: open-source, free; gpt-3.5-turbo and
+// gpt-4: premium at their 2023 list prices), thresholds and calibration from `o`.
+class CascadeRouter {
+ public:
+  static Result<std::unique_ptr<CascadeRouter>> open(const CascadeBenchOptions& o,
+                                                     const std::string& work_dir, int port,
+                                                     validator::Validator& validator);
+  ~CascadeRouter();
+  router::Router& router();
+  library::Library& library();
+  Result<void> save();  // the pass head's checkpoint now (before the state is copied)
+
+  struct Impl;
+
+ private:
+  explicit CascadeRouter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One request of a round, asked and scored.
+struct Asked {
+  size_t task = 0;  // index into the round's tasks
+  const router::Answer* answer = nullptr;
+  double seconds = 0;   // the router's wall time for it, measured in this process
+  bool passed = false;  // answered, and the answer passes the hidden tests
+};
+
+// Asks every task once, scores each answer on its hidden tests and totals the round, gpt-4
+// alone priced at its recorded run `recorded_run`; `on_answer` sees each request.
+Result<CascadeRound> ask_round(router::Router& router, const std::vector<Task>& tasks,
+                               const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                               int recorded_run,
+                               const std::function<void(const Asked&)>& on_answer = {});
+
+// The library's valid entries that answer one of `tasks` (stored for its very prompt),
+// avoid entries left out; pending ones (evidence) are among them, marked.
+struct TaskEntry {
+  const Task* task = nullptr;
+  library::Entry entry;
+};
+Result<std::vector<TaskEntry>> entries_of_tasks(library::Library& library,
+                                                const std::vector<Task>& tasks);
+
+// ---- HumanEval+ -----------------------------------------------------------------------
+
+// EvalPlus's stricter check: an answer passes when it returns what the reference
+// (`prompt` + `canonical_solution`) returns on every base and plus input, floats within
+// `atol` (1e-6 relative where atol is 0), inputs on which the reference raises skipped.
+// Both run in the sandbox, asserts form: the reference in the tests' namespace, the answer
+// as the candidate, called by its own name (a renamed set's).
+class PlusScorer {
+ public:
+  static Result<PlusScorer> load(const std::string& path, validator::Validator& validator);
+  // nullopt when the file has no such task.
+  std::optional<bool> passes(const std::string& task_id, const std::string& entry_point,
+                             const std::string& code);
+
+ private:
+  struct Reference {
+    std::string source, entry_point, inputs_json;
+    double atol = 0;
+  };
+  PlusScorer(std::map<std::string, Reference> references, validator::Validator& validator)
+      : references_(std::move(references)), validator_(&validator) {}
+  std::map<std::string, Reference> references_;
+  validator::Validator* validator_;
+  std::map<std::string, bool> cache_;
+};
+
+// The asserts-form suite PlusScorer runs: `entry_point` against the reference's function
+// `reference_entry` on every input of `inputs_json` (a JSON list of argument lists).
+validator::TestSuite plus_suite(const std::string& reference_source,
+                                const std::string& reference_entry, const std::string& inputs_json,
+                                double atol, const std::string& entry_point);
+
+// ---- bench generalize's report --------------------------------------------------------
+
+std::string set_summary(const GeneralizeSet& set);        // one progress line
+std::string cross_summary(const GeneralizeCross& cross);  // one progress line
+void render_generalize(GeneralizeBenchResult& result);    // its table and JSON line
 
 }  // namespace yantra::bench

@@ -57,7 +57,9 @@ const std::vector<Command>& commands() {
       {"crowd", "opt-in crowd learning: crowd join | leave | status | push | update | rollback",
        declare_crowd},
       {"cloud", "the crowd's aggregation server: cloud serve", declare_cloud},
-      {"bench", "benchmarks beside their peers: bench index | validate | cascade | student | crowd",
+      {"bench",
+       "benchmarks beside their peers: bench index | validate | cascade | generalize | student | "
+       "crowd",
        declare_bench},
       {"demo", "index Debian's CPython standard library and print its graph summary", declare_demo},
       {"help", "print this list", declare_help},

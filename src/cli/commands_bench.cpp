@@ -143,6 +143,86 @@ Handler declare_bench_cascade(CLI::App& app) {
   };
 }
 
+struct BenchGeneralizeArgs {
+  bench::GeneralizeBenchOptions options;
+  bool json_out = false, no_cross_task = false;
+};
+
+// The options bench generalize shares with bench cascade: data, tasks, sandboxes, router.
+void declare_generalize_router(CLI::App& app, bench::CascadeBenchOptions& o) {
+  app.add_option("--problems", o.problems,
+                 "HumanEval problems learned and asked (default: "
+                 "shared/data/humaneval/HumanEval-dev)")
+      ->envname("YANTRA_BENCH_PROBLEMS");
+  app.add_option("--runs", o.runs,
+                 "recorded answers the replay server serves (default: shared/data/humaneval/"
+                 "recorded-runs-dev)")
+      ->envname("YANTRA_BENCH_RUNS");
+  app.add_option("--peers", o.peers_dir, "directory of the peer scripts (shared/ beside it)")
+      ->envname("YANTRA_PEERS");
+  app.add_option("--learn-rounds", o.rounds,
+                 "rounds over every task before the reworded sets are asked (default: 3)")
+      ->envname("YANTRA_BENCH_LEARN_ROUNDS")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--tasks", o.tasks,
+                 "only the first N tasks, learned and asked in every set (default: all)")
+      ->envname("YANTRA_BENCH_TASKS");
+  app.add_option("--workers", o.workers, "the router's sandboxes (default: one per core)")
+      ->envname("YANTRA_WORKERS")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--student-confidence", o.student_confidence,
+                 "the student answers at or above this (default 0.7)")
+      ->envname("YANTRA_BENCH_STUDENT_CONFIDENCE")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--premium-confidence", o.premium_confidence,
+                 "premium teachers are asked below this probability (default 0.9)")
+      ->envname("YANTRA_BENCH_PREMIUM_CONFIDENCE")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--learn-confidence", o.learn_confidence,
+                 "answers at least this likely to pass become library entries (default 0.95)")
+      ->envname("YANTRA_BENCH_LEARN_CONFIDENCE")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--calibration", o.calibration,
+                 "the router's score-to-probability map: a JSON file, or none (default: built in)")
+      ->envname("YANTRA_CALIBRATION");
+  app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
+      ->envname("YANTRA_BENCH_OPEN_SAMPLES")
+      ->check(CLI::Range(1, 10));
+}
+
+Handler declare_bench_generalize(CLI::App& app) {
+  auto a = std::make_shared<BenchGeneralizeArgs>();
+  bench::GeneralizeBenchOptions& o = a->options;
+  declare_generalize_router(app, o.cascade);
+  app.add_option("--sets", o.sets_dir,
+                 "directory of reworded sets, every *.jsonl.gz in it with HumanEval's fields, "
+                 "matched to the learned tasks by task_id (default: shared/data/recode)")
+      ->envname("YANTRA_BENCH_SETS");
+  app.add_option("--plus", o.plus,
+                 "HumanEval+ inputs and references for the stricter precision (default: "
+                 "shared/data/humaneval/HumanEvalPlus-dev)")
+      ->envname("YANTRA_BENCH_PLUS");
+  app.add_option("--work-dir", o.work_dir,
+                 "where the learned state (learn/), its copies (sets/NAME/) and the cross-task "
+                 "state (cross/) go; those three are replaced (default: a temporary directory, "
+                 "removed)")
+      ->envname("YANTRA_BENCH_WORK_DIR");
+  app.add_flag("--keep", o.keep_work_dir, "keep the temporary work directory")
+      ->envname("YANTRA_BENCH_KEEP");
+  app.add_flag("--no-cross-task", a->no_cross_task,
+               "skip learning half the tasks and asking the other half")
+      ->envname("YANTRA_BENCH_NO_CROSS_TASK");
+  app.add_flag("--json", a->json_out, "print only the JSON line")->envname("YANTRA_BENCH_JSON");
+  return [a] {
+    a->options.cross_task = !a->no_cross_task;
+    bench::GeneralizeBenchResult r = bench::run_generalize_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    if (a->options.keep_work_dir) std::cerr << "yantra bench: kept " << r.work_dir << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
 struct BenchStudentArgs {
   bench::StudentBenchOptions options;
   bool json_out = false;
@@ -213,6 +293,10 @@ constexpr Bench kBenches[] = {
      declare_bench_validate},
     {"cascade", "HumanEval dev tasks round after round through the router, replayed teachers",
      declare_bench_cascade},
+    {"generalize",
+     "learn the HumanEval dev tasks, then ask them reworded (ReCode) and ask unlearned ones: "
+     "student share and precision beside an exact-match cache",
+     declare_bench_generalize},
     {"student", "train the student beside sage_ref.py on the same corpus: epoch time, Hits@10, MRR",
      declare_bench_student},
     {"crowd", "the crowd server's uploads/s and p99 latency, SQLite and PostgreSQL storage",

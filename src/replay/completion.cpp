@@ -103,6 +103,14 @@ std::string as_chat_answer(const std::string& code) {
   return out.append("```");
 }
 
+Reply unknown_model(const std::string& model, const std::vector<std::string>& models) {
+  std::string names;
+  for (const auto& m : models) names.append(names.empty() ? "" : ", ").append(m);
+  return error_reply(404,
+                     "the model '" + model + "' has no recorded runs; this replay serves: " + names,
+                     "invalid_request_error", "model_not_found", "model");
+}
+
 }  // namespace
 
 std::string decimal(double value) {
@@ -139,26 +147,18 @@ Reply Replayer::complete(std::string_view body) {
   if (auto* reply = std::get_if<Reply>(&parsed)) return std::move(*reply);
   const Request& req = std::get<Request>(parsed);
   auto model = recordings_.model_index(req.model);
-  if (!model) {
-    std::string names;
-    for (const auto& m : recordings_.models) names.append(names.empty() ? "" : ", ").append(m);
-    return error_reply(404,
-                       "the model '" + req.model +
-                           "' has no recorded runs; this replay "
-                           "serves: " +
-                           names,
-                       "invalid_request_error", "model_not_found", "model");
-  }
-  auto task = matcher_.find(req.match_text);
-  if (!task)
+  if (!model) return unknown_model(req.model, recordings_.models);
+  auto found = match(req.match_text);
+  if (!found)
     return error_reply(404, "no recorded task's prompt appears in the request's messages",
                        "invalid_request_error", "prompt_not_found", "messages");
-  const auto& runs = recordings_.of(*model, *task);
+  const size_t task = found->task;
+  const auto& runs = recordings_.of(*model, task);
   if (runs.empty())
     return error_reply(404,
-                       "no recorded run of " + req.model + " for " + recordings_.task_ids[*task],
+                       "no recorded run of " + req.model + " for " + recordings_.task_ids[task],
                        "invalid_request_error", "prompt_not_found", "messages");
-  uint64_t first = counters_[*model * recordings_.task_ids.size() + *task].fetch_add(
+  uint64_t first = counters_[*model * recordings_.task_ids.size() + task].fetch_add(
       static_cast<uint64_t>(req.n));
 
   json choices = json::array();
@@ -168,7 +168,7 @@ Reply Replayer::complete(std::string_view body) {
   std::string served_runs;
   for (int64_t i = 0; i < req.n; ++i) {
     const RecordedRun& run = runs[(first + static_cast<uint64_t>(i)) % runs.size()];
-    std::string content = as_chat_answer(run.code);
+    std::string content = as_chat_answer(found->served(run.code));
     answer_tokens += estimated_tokens(utf8_chars(content));
     recorded_usage = recorded_usage && run.prompt_tokens && run.completion_tokens;
     if (run.completion_tokens) completion_tokens += *run.completion_tokens;
@@ -194,9 +194,11 @@ Reply Replayer::complete(std::string_view body) {
                   {"total_tokens", prompt_tokens + completion_tokens}}}};
   Reply out{200, to_text(reply), {}, latency};
   out.headers = {{"X-Recorded-Latency", decimal(latency)},
-                 {"X-Replay-Task", recordings_.task_ids[*task]},
+                 {"X-Replay-Task", recordings_.task_ids[task]},
                  {"X-Replay-Runs", served_runs}};
   if (!recorded_usage) out.headers.emplace_back("X-Usage-Estimated", "true");
+  if (!found->rename_to.empty())
+    out.headers.emplace_back("X-Replay-Renamed", found->rename_from + " -> " + found->rename_to);
   return out;
 }
 

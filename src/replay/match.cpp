@@ -26,6 +26,8 @@ PromptMatcher::PromptMatcher(const std::vector<std::string>& prompts)
   }
 }
 
+PromptMatcher::PromptMatcher(PromptMatcher&&) noexcept = default;
+PromptMatcher& PromptMatcher::operator=(PromptMatcher&&) noexcept = default;
 PromptMatcher::~PromptMatcher() = default;
 
 std::optional<size_t> PromptMatcher::find(std::string_view text) const {

@@ -58,7 +58,7 @@ std::optional<int64_t> optional_count(const json& j, const char* key) {
 }
 
 struct Problems {
-  std::vector<std::string> task_ids, prompts;
+  std::vector<std::string> task_ids, prompts, entry_points;
   std::map<std::string, size_t, std::less<>> index;
 };
 
@@ -77,6 +77,9 @@ Result<Problems> load_problems(const std::string& path) {
       return Error::at(path, n, 1, "task " + *id + " appears twice");
     p.task_ids.push_back(*id);
     p.prompts.emplace_back(trimmed);
+    auto entry = j->find("entry_point");  // only aliases need it, to rename
+    p.entry_points.push_back(entry != j->end() && entry->is_string() ? entry->get<std::string>()
+                                                                     : std::string());
     return {};
   });
   if (!read) return read.error();
@@ -214,6 +217,7 @@ Result<Recordings> load_recordings(const std::string& runs_path, const std::stri
   Recordings r;
   r.task_ids = std::move(problems->task_ids);
   r.prompts = std::move(problems->prompts);
+  r.entry_points = std::move(problems->entry_points);
   if (auto ok = arrange(r, loaded, runs_path); !ok) return ok.error();
   return r;
 }

@@ -15,10 +15,18 @@
 // `duration_s` and the token counts are kept; hidden tests, canonical solutions and
 // recorded results are dropped line by line while loading and never served.
 //
+// Aliases: add_alias(prompt, task_id, entry_point) before start() registers a reworded
+// prompt of a recorded task (ReCode's perturbations: back-translated, typos, docstring as
+// comments, function renamed). A request containing it is answered with that task's
+// recordings, counted with the task's own requests, and, when `entry_point` differs from
+// the task's, with the recorded function renamed by a plain whole-word replacement of the
+// task's entry_point in the code (strings and comments included, nothing cleverer).
+//
 // Headers of a reply: X-Recorded-Latency (seconds: the slowest of the returned runs, as
 // if the n samples were generated side by side like an API does), X-Usage-Estimated: true
 // when the recording has no token counts (usage = ceil(chars / 4) of prompt and answer),
-// X-Replay-Task and X-Replay-Runs (which runs were served, for diagnostics).
+// X-Replay-Task and X-Replay-Runs (which runs were served, for diagnostics),
+// X-Replay-Renamed ("has_close_elements -> hasCloseElements") when an alias renamed the code.
 #pragma once
 
 #include <cstddef>
@@ -44,6 +52,14 @@ class ReplayServer {
   // Reads the gzip JSON-lines runs and problems; problems_path "" means the default.
   static Result<ReplayServer> load(const std::string& runs_path,
                                    const std::string& problems_path = "");
+
+  // A reworded prompt of the recorded task `task_id`, asking for the function `entry_point`
+  // ("": the task's own name). Only before start(). Errors: an unknown task, an empty
+  // prompt, a name that is not an identifier, or a prompt that already stands for another
+  // task or name.
+  Result<void> add_alias(const std::string& prompt, const std::string& task_id,
+                         const std::string& entry_point);
+  size_t alias_count() const;
 
   // Binds host:port (0 picks a free port), serves on its own threads; returns the port.
   Result<int> start(const std::string& host, int port, const ServeOptions& options = {});

@@ -167,6 +167,17 @@ void ReplayServer::stop() {
   impl_->http.reset();
 }
 
+Result<void> ReplayServer::add_alias(const std::string& prompt, const std::string& task_id,
+                                     const std::string& entry_point) {
+  if (!impl_) return Error{"replay server: moved from"};
+  if (impl_->http) return Error{"replay server: register aliases before start()"};
+  return impl_->replayer.add_alias(prompt, task_id, entry_point);
+}
+
+size_t ReplayServer::alias_count() const {
+  return impl_->replayer.recordings().aliases.size();
+}
+
 int ReplayServer::port() const {
   return impl_ && impl_->http ? impl_->port : 0;
 }

@@ -1,6 +1,7 @@
 // The replay server on the real recorded runs: every one of the 3,300 answers comes back
 // for its prompt and model, in run order, with its recorded tokens and latency; sampling,
-// errors, concurrency, and `yantra replay serve` as a real process stopped by SIGTERM.
+// errors, concurrency, aliases (reworded prompts of a task, its code renamed), and
+// `yantra replay serve` as a real process stopped by SIGTERM.
 // The test reads the data files itself, independently of the server's loader.
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -345,6 +347,82 @@ TEST_F(ReplayTest, ABusyPortIsAClearError) {
   EXPECT_TRUE(
       contains(started.error().message, "cannot listen on 127.0.0.1:" + std::to_string(port_)))
       << started.error().message;
+}
+
+// One task of a ReCode set, as the file has it.
+json recode_task(const std::string& set, const std::string& task_id) {
+  const std::string path =
+      yantra::testing::shared_path("shared/data/recode") + "/humaneval_" + set + "-dev.jsonl.gz";
+  for (const json& t : read_gz_lines(path))
+    if (t["task_id"] == task_id) return t;
+  ADD_FAILURE() << task_id << " not found in " << path;
+  return json::object();
+}
+
+// Reworded prompts registered as aliases get their task's recorded runs (counted with
+// the task's own requests), the recorded function renamed to the name the alias asks for
+// with a whole-word rename: is_palindrome, a helper that contains no whole word
+// make_palindrome, keeps its name.
+TEST(ReplayAlias, ARewordedPromptGetsItsTasksRunsRenamed) {
+  const json renamed = recode_task("FuncRenameCamelCase_s0", "HumanEval/10");
+  const json commented = recode_task("doc2comments_s0", "HumanEval/3");
+  ASSERT_EQ(renamed["entry_point"], "makePalindrome");
+  auto server = ReplayServer::load(kRuns);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  ASSERT_TRUE(server->add_alias(renamed["prompt"], "HumanEval/10", "makePalindrome").ok());
+  ASSERT_TRUE(server->add_alias(commented["prompt"], "HumanEval/3", "").ok());
+  // The nominal prompt as an alias of its own task, with its own name: nothing new.
+  ASSERT_TRUE(server->add_alias(data().prompts.at("HumanEval/10"), "HumanEval/10", "").ok());
+  EXPECT_EQ(server->alias_count(), 2u);
+  auto expect_refused = [&](const std::string& prompt, const std::string& task,
+                            const std::string& entry, const std::string& why) {
+    auto r = server->add_alias(prompt, task, entry);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_TRUE(contains(r.error().message, why)) << r.error().message;
+  };
+  expect_refused("def f(x):\n    pass\n", "HumanEval/999", "f", "HumanEval/999");
+  expect_refused("  \n", "HumanEval/10", "f", "empty");
+  expect_refused("def f(x):\n    pass\n", "HumanEval/10", "not-a-name", "identifier");
+  expect_refused(renamed["prompt"], "HumanEval/0", "", "already stands for HumanEval/10");
+  expect_refused(renamed["prompt"], "HumanEval/10", "make_pal", "already stands for");
+  EXPECT_EQ(server->alias_count(), 2u);
+
+  int port = std::move(server->start("127.0.0.1", 0)).take();
+  EXPECT_FALSE(server->add_alias("def g():\n    pass\n", "HumanEval/0", "g").ok());
+  httplib::Client c("127.0.0.1", port);
+  httplib::Headers h;
+  const json other = recode_task("FuncRenameCamelCase_s0", "HumanEval/0");  // not registered
+  expect_error(post_json(c, chat_body("gpt-4", other["prompt"]), 404), "prompt_not_found");
+
+  json reply = post_json(c, chat_body("gpt-4", renamed["prompt"]), 200, &h);
+  const std::string recorded = data().runs.at({"gpt-4", "HumanEval/10", 1}).code;
+  const std::string want =
+      std::regex_replace(recorded, std::regex("\\bmake_palindrome\\b"), "makePalindrome");
+  ASSERT_NE(want, recorded);
+  ASSERT_TRUE(contains(recorded, "def is_palindrome(")) << recorded;
+  std::string content = reply["choices"][0]["message"]["content"];
+  EXPECT_EQ(content, "```python\n" + want + (want.ends_with("\n") ? "" : "\n") + "```");
+  EXPECT_TRUE(contains(content, "def makePalindrome(")) << content;
+  EXPECT_TRUE(contains(content, "def is_palindrome(")) << content;
+  EXPECT_FALSE(contains(content, "make_palindrome")) << content;
+  EXPECT_EQ(header(h, "X-Replay-Task"), "HumanEval/10");
+  EXPECT_EQ(header(h, "X-Replay-Runs"), "1");
+  EXPECT_EQ(header(h, "X-Replay-Renamed"), "make_palindrome -> makePalindrome");
+
+  // The nominal prompt continues the same task's runs, as recorded.
+  reply = post_json(c, chat_body("gpt-4", data().prompts.at("HumanEval/10")), 200, &h);
+  EXPECT_EQ(header(h, "X-Replay-Runs"), "2");
+  EXPECT_EQ(header(h, "X-Replay-Renamed"), "");
+  content = reply["choices"][0]["message"]["content"];
+  EXPECT_TRUE(contains(content, data().runs.at({"gpt-4", "HumanEval/10", 2}).code)) << content;
+
+  // Comments instead of a docstring, same name: the recorded code as it is.
+  reply = post_json(c, chat_body("gpt-3.5-turbo", commented["prompt"]), 200, &h);
+  EXPECT_EQ(header(h, "X-Replay-Task"), "HumanEval/3");
+  EXPECT_EQ(header(h, "X-Replay-Renamed"), "");
+  content = reply["choices"][0]["message"]["content"];
+  EXPECT_TRUE(contains(content, data().runs.at({"gpt-3.5-turbo", "HumanEval/3", 1}).code));
+  server->stop();
 }
 
 // --sleep waits the recorded latency (scaled here), and stop() cuts a sleep short.

@@ -1,0 +1,142 @@
+// bench generalize's table and JSON line.
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "bench/internal.h"
+
+namespace yantra::bench {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr const char* kNotes =
+    "the replay server answers a reworded prompt with its task's recordings; where a set "
+    "renames the function, the recorded code is renamed by a whole-word rename of the task's "
+    "entry point.\nstudent: answers the router labels \"student\" (today's hashed-words view), "
+    "an earlier answer rejoining the candidates after a teacher call included; \"no teacher "
+    "called\" counts those whose request called none.";
+
+// A share of a count, or null where nothing was counted (no answer has a precision).
+Json share_or_null(size_t part, size_t whole) {
+  return whole ? Json(double(part) / double(whole)) : Json(nullptr);
+}
+
+std::string of(size_t part, size_t whole) {
+  return std::to_string(part) + "/" + std::to_string(whole) +
+         (whole ? " (" + pct(double(part) / double(whole)) + ")" : "");
+}
+
+std::string cell(const std::string& text, size_t width) {
+  return text.size() >= width ? text + "  " : text + std::string(width - text.size(), ' ');
+}
+
+void set_table(std::ostringstream& t, const GeneralizeSet& g) {
+  constexpr size_t kLabel = 26, kStudent = 25;
+  t << "\n"
+    << g.name << ": " << g.requests << " requests, " << g.learned_requests << " of a learned task, "
+    << g.renamed << " renamed; the round: pass "
+    << pct(ratio(double(g.round.passed), double(g.requests))) << ", cost "
+    << pct(ratio(g.round.cost_usd, g.round.gpt4_cost_usd)) << " of gpt-4; " << shares_text(g.round)
+    << "\n";
+  t << "  " << cell("", kLabel) << cell("student (hashed words)", kStudent)
+    << "exact-match cache\n";
+  auto row = [&](const std::string& label, const std::string& student, const std::string& exact) {
+    t << "  " << cell(label, kLabel) << cell(student, kStudent) << exact << "\n";
+  };
+  row("answers", of(g.student, g.requests), of(g.exact, g.requests));
+  row("  no teacher called", of(g.student_alone, g.requests), of(g.exact, g.requests));
+  row("  of learned tasks", of(g.student_learned, g.learned_requests),
+      of(g.exact, g.learned_requests));
+  row("pass the hidden tests", of(g.student_passed, g.student), of(g.exact_passed, g.exact));
+  row("pass HumanEval+", of(g.student_plus_passed, g.student_plus_scored),
+      of(g.exact_plus_passed, g.exact_plus_scored));
+  row("answer time p50", format_fixed(g.student_p50_ms, 1) + " ms", "");
+}
+
+Json set_json(const GeneralizeSet& g) {
+  Json j;
+  j["requests"] = g.requests;
+  j["learned_requests"] = g.learned_requests;
+  j["renamed"] = g.renamed;
+  j["student_answers"] = g.student;
+  j["student_share"] = ratio(double(g.student), double(g.requests));
+  j["student_share_no_teacher"] = ratio(double(g.student_alone), double(g.requests));
+  j["student_share_learned"] = ratio(double(g.student_learned), double(g.learned_requests));
+  j["student_precision"] = share_or_null(g.student_passed, g.student);
+  j["student_precision_plus"] = share_or_null(g.student_plus_passed, g.student_plus_scored);
+  j["pass_rate"] = ratio(double(g.round.passed), double(g.requests));
+  j["cost_vs_gpt4"] = ratio(g.round.cost_usd, g.round.gpt4_cost_usd);
+  j["exact_cache_share"] = ratio(double(g.exact), double(g.requests));
+  j["exact_cache_precision"] = share_or_null(g.exact_passed, g.exact);
+  j["student_p50_ms"] = g.student_p50_ms;
+  return j;
+}
+
+Json cross_json(const GeneralizeCross& x) {
+  if (!x.ran) return nullptr;
+  return {{"requests", x.requests},
+          {"learned_on", x.learned_on},
+          {"learned_tasks", x.learned_tasks},
+          {"student_answers", x.student_answers},
+          {"false_reuse", ratio(double(x.false_answers), double(x.requests))}};
+}
+
+}  // namespace
+
+std::string set_summary(const GeneralizeSet& g) {
+  return g.name + ": " + std::to_string(g.requests) + " requests, student " +
+         pct(ratio(double(g.student), double(g.requests))) + " (" +
+         pct(ratio(double(g.student_learned), double(g.learned_requests))) +
+         " of learned tasks), exact cache " + pct(ratio(double(g.exact), double(g.requests))) +
+         ", pass " + pct(ratio(double(g.round.passed), double(g.requests))) + ", " +
+         pct(ratio(g.round.cost_usd, g.round.gpt4_cost_usd)) + " of gpt-4";
+}
+
+std::string cross_summary(const GeneralizeCross& x) {
+  return "learned the first " + std::to_string(x.learned_on) + " tasks (entries for " +
+         std::to_string(x.learned_tasks) + "), asked the other " + std::to_string(x.requests) +
+         " once: the student answered " + std::to_string(x.student_answers) + ", " +
+         std::to_string(x.false_answers) + " of them failing the hidden tests (false reuse " +
+         pct(ratio(double(x.false_answers), double(x.requests))) + " of the requests)";
+}
+
+void render_generalize(GeneralizeBenchResult& r) {
+  std::ostringstream t;
+  t << "generalize: " << r.tasks << " tasks learned over " << r.learn_rounds
+    << " rounds (learned entries for " << r.learned_tasks << " tasks, " << r.learned_passing
+    << " of them pass the hidden tests), then " << r.sets.size()
+    << (r.sets.size() == 1 ? " reworded set" : " reworded sets")
+    << ", each asked once from a copy of that state; " << static_cast<int>(r.seconds) << " s\n"
+    << kNotes << "\n\nlearn round  pass     vs gpt-4  library  tiers\n";
+  for (const CascadeRound& c : r.learn) {
+    char line[128];
+    std::snprintf(line, sizeof line, "%11d  %-7s  %-8s  %7zu  ", c.round,
+                  pct(ratio(double(c.passed), double(c.requests))).c_str(),
+                  pct(ratio(c.cost_usd, c.gpt4_cost_usd)).c_str(), c.library_entries);
+    t << line << shares_text(c) << "\n";
+  }
+  for (const GeneralizeSet& g : r.sets) set_table(t, g);
+  if (r.cross.ran) t << "\ncross-task: " << cross_summary(r.cross) << "\n";
+  t << "\nstudent answer time, p50 of " << r.student_timed
+    << " student answers over every set: " << format_fixed(r.student_p50_ms, 1)
+    << " ms (in this process: the router's whole request, sandbox runs included)\n";
+  r.table = t.str();
+
+  Json j;
+  j["bench"] = "generalize";
+  j["learn_rounds"] = r.learn_rounds;
+  j["tasks"] = r.tasks;
+  j["learned_tasks"] = r.learned_tasks;
+  j["learned_precision"] = share_or_null(r.learned_passing, r.learned);
+  Json sets = Json::object();
+  for (const GeneralizeSet& g : r.sets) sets[g.name] = set_json(g);
+  j["sets"] = sets;
+  j["cross_task"] = cross_json(r.cross);
+  j["student_p50_ms"] = r.student_p50_ms;
+  j["student_answers_timed"] = r.student_timed;
+  j["renamed_by"] = "whole-word rename of the recorded entry point";
+  j["seconds"] = r.seconds;
+  r.json_line = j.dump();
+}
+
+}  // namespace yantra::bench
