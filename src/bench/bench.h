@@ -227,8 +227,8 @@ struct GeneralizeSet {
   size_t learned_requests = 0;  // requests whose nominal task has a learned library entry
   size_t renamed = 0;           // requests that ask for another function name
   size_t student = 0, student_learned = 0, student_passed = 0;
-  // Student answers of requests that called no teacher: today an earlier teacher answer
-  // rejoining the candidates is labelled "student" even when a teacher was called.
+  // Student answers of requests that called no teacher (fewer where the router credits the
+  // student with an earlier answer that rejoined the candidates after a teacher call).
   size_t student_alone = 0;
   size_t student_plus_scored = 0, student_plus_passed = 0;  // HumanEval+ (tasks it covers)
   // An exact-match cache of the learned answers: the request's text is, byte for byte, the

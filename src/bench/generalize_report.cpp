@@ -12,9 +12,9 @@ using Json = nlohmann::ordered_json;
 constexpr const char* kNotes =
     "the replay server answers a reworded prompt with its task's recordings; where a set "
     "renames the function, the recorded code is renamed by a whole-word rename of the task's "
-    "entry point.\nstudent: answers the router labels \"student\" (today's hashed-words view), "
-    "an earlier answer rejoining the candidates after a teacher call included; \"no teacher "
-    "called\" counts those whose request called none.";
+    "entry point.\nstudent: answers the router labels \"student\" (today's hashed-words view); "
+    "\"no teacher called\": those whose request called no teacher (fewer where the router "
+    "credits the student with an answer a teacher was also asked for).";
 
 // A share of a count, or null where nothing was counted (no answer has a precision).
 Json share_or_null(size_t part, size_t whole) {
