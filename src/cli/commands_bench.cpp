@@ -95,9 +95,9 @@ struct BenchCascadeArgs {
   bool json_out = false;
 };
 
-Handler declare_bench_cascade(CLI::App& app) {
-  auto a = std::make_shared<BenchCascadeArgs>();
-  bench::CascadeBenchOptions& o = a->options;
+// What bench cascade and bench generalize share: the recorded data, the sandboxes and the
+// router's settings.
+void declare_cascade_router(CLI::App& app, bench::CascadeBenchOptions& o) {
   app.add_option("--problems", o.problems,
                  "HumanEval problems, JSONL.gz (default: shared/data/humaneval/HumanEval-dev)")
       ->envname("YANTRA_BENCH_PROBLEMS");
@@ -107,66 +107,6 @@ Handler declare_bench_cascade(CLI::App& app) {
       ->envname("YANTRA_BENCH_RUNS");
   app.add_option("--peers", o.peers_dir, "directory of the peer scripts (shared/ beside it)")
       ->envname("YANTRA_PEERS");
-  app.add_option("--rounds", o.rounds, "rounds over every task (default: 10)")
-      ->envname("YANTRA_BENCH_ROUNDS")
-      ->check(CLI::Range(1, 100));
-  app.add_option("--tasks", o.tasks, "only the first N tasks (default: all)")
-      ->envname("YANTRA_BENCH_TASKS");
-  app.add_option("--workers", o.workers, "sandboxes (default: one per core)")
-      ->envname("YANTRA_WORKERS")
-      ->check(CLI::Range(1, 256));
-  app.add_option("--work-dir", o.work_dir,
-                 "repository directory for the library and ledger (default: a temporary one)");
-  app.add_flag("--keep", o.keep_work_dir, "keep the temporary library and ledger");
-  app.add_option("--student-confidence", o.student_confidence,
-                 "the student answers at or above this (default 0.7)")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--premium-confidence", o.premium_confidence,
-                 "premium teachers are asked below this probability (default 0.9)")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--learn-confidence", o.learn_confidence,
-                 "answers at least this likely to pass become library entries (default 0.95)")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--calibration", o.calibration,
-                 "the router's score-to-probability map: a JSON file, or none (default: built in)")
-      ->envname("YANTRA_CALIBRATION");
-  app.add_option("--fit-calibration", o.fit_calibration,
-                 "also fit a calibration on this run's answers (hidden tests) and write it here");
-  app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
-      ->check(CLI::Range(1, 10));
-  app.add_flag("--json", a->json_out, "print only the JSON line");
-  return [a] {
-    bench::CascadeBenchResult r = bench::run_cascade_bench(a->options).take();
-    if (!a->json_out) std::cout << r.table << "\n";
-    std::cout << r.json_line << "\n";
-    return 0;
-  };
-}
-
-struct BenchGeneralizeArgs {
-  bench::GeneralizeBenchOptions options;
-  bool json_out = false, no_cross_task = false;
-};
-
-// The options bench generalize shares with bench cascade: data, tasks, sandboxes, router.
-void declare_generalize_router(CLI::App& app, bench::CascadeBenchOptions& o) {
-  app.add_option("--problems", o.problems,
-                 "HumanEval problems learned and asked (default: "
-                 "shared/data/humaneval/HumanEval-dev)")
-      ->envname("YANTRA_BENCH_PROBLEMS");
-  app.add_option("--runs", o.runs,
-                 "recorded answers the replay server serves (default: shared/data/humaneval/"
-                 "recorded-runs-dev)")
-      ->envname("YANTRA_BENCH_RUNS");
-  app.add_option("--peers", o.peers_dir, "directory of the peer scripts (shared/ beside it)")
-      ->envname("YANTRA_PEERS");
-  app.add_option("--learn-rounds", o.rounds,
-                 "rounds over every task before the reworded sets are asked (default: 3)")
-      ->envname("YANTRA_BENCH_LEARN_ROUNDS")
-      ->check(CLI::Range(1, 100));
-  app.add_option("--tasks", o.tasks,
-                 "only the first N tasks, learned and asked in every set (default: all)")
-      ->envname("YANTRA_BENCH_TASKS");
   app.add_option("--workers", o.workers, "the router's sandboxes (default: one per core)")
       ->envname("YANTRA_WORKERS")
       ->check(CLI::Range(1, 256));
@@ -188,6 +128,46 @@ void declare_generalize_router(CLI::App& app, bench::CascadeBenchOptions& o) {
   app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
       ->envname("YANTRA_BENCH_OPEN_SAMPLES")
       ->check(CLI::Range(1, 10));
+}
+
+Handler declare_bench_cascade(CLI::App& app) {
+  auto a = std::make_shared<BenchCascadeArgs>();
+  bench::CascadeBenchOptions& o = a->options;
+  declare_cascade_router(app, o);
+  app.add_option("--rounds", o.rounds, "rounds over every task (default: 10)")
+      ->envname("YANTRA_BENCH_ROUNDS")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--tasks", o.tasks, "only the first N tasks (default: all)")
+      ->envname("YANTRA_BENCH_TASKS");
+  app.add_option("--work-dir", o.work_dir,
+                 "repository directory for the library and ledger (default: a temporary one)");
+  app.add_flag("--keep", o.keep_work_dir, "keep the temporary library and ledger");
+  app.add_option("--fit-calibration", o.fit_calibration,
+                 "also fit a calibration on this run's answers (hidden tests) and write it here");
+  app.add_flag("--json", a->json_out, "print only the JSON line");
+  return [a] {
+    bench::CascadeBenchResult r = bench::run_cascade_bench(a->options).take();
+    if (!a->json_out) std::cout << r.table << "\n";
+    std::cout << r.json_line << "\n";
+    return 0;
+  };
+}
+
+struct BenchGeneralizeArgs {
+  bench::GeneralizeBenchOptions options;
+  bool json_out = false, no_cross_task = false;
+};
+
+// bench generalize's learn phase: bench cascade's router over fewer rounds.
+void declare_generalize_router(CLI::App& app, bench::CascadeBenchOptions& o) {
+  declare_cascade_router(app, o);
+  app.add_option("--learn-rounds", o.rounds,
+                 "rounds over every task before the reworded sets are asked (default: 3)")
+      ->envname("YANTRA_BENCH_LEARN_ROUNDS")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--tasks", o.tasks,
+                 "only the first N tasks, learned and asked in every set (default: all)")
+      ->envname("YANTRA_BENCH_TASKS");
 }
 
 Handler declare_bench_generalize(CLI::App& app) {
