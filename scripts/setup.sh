@@ -14,6 +14,7 @@ packages=(
   python3 python3-pytest libpython3.11-testsuite universal-ctags
   libcpp-httplib-dev libssl-dev libsodium-dev libhnswlib-dev libpqxx-dev postgresql
   libtorch-dev libopenblas0-openmp python3-torch pyflakes3 pylint
+  libstemmer-dev wordnet-base
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -129,6 +129,8 @@ namespace yantra::bench {
 // (codellama-34b-instruct: open-source, free; gpt-3.5-turbo and gpt-4: premium at their
 // 2023 list prices). The router sees only each task's prompt; the hidden tests score the
 // answers afterwards, on a validator of their own.
+enum class RequestViewKind { encoder, view, hashed };
+
 struct CascadeBenchOptions {
   std::string problems;   // default: shared/data/humaneval/HumanEval-dev.jsonl.gz
   std::string runs;       // default: shared/data/humaneval/recorded-runs-dev.jsonl.gz
@@ -142,6 +144,9 @@ struct CascadeBenchOptions {
   double student_confidence = 0.7, premium_confidence = 0.9, learn_confidence = 0.95;
   double novelty_similarity = 0.9;
   int open_samples = 3, premium_samples = 1;
+  // How the router sees requests: the trained encoder (the work directory's own, else the
+  // base one), the request view it starts from, or their words hashed (the old baseline).
+  RequestViewKind view = RequestViewKind::encoder;
   // The router's calibration: a file of knots, "none" (scores are probabilities), or
   // empty for the one built in.
   std::string calibration;
@@ -215,6 +220,8 @@ struct GeneralizeBenchOptions {
   std::string sets_dir;  // every *.jsonl.gz in it; default: shared/data/recode
   std::string plus;      // default: shared/data/humaneval/HumanEvalPlus-dev.jsonl.gz
   bool cross_task = true;
+  // Each set asked a second time with the hashed view of requests, as the baseline.
+  bool hashed_baseline = true;
   // Holds learn/, sets/NAME/ (copies of learn/) and cross/; default: a temporary directory,
   // removed afterwards unless keep_work_dir.
   std::string work_dir;
@@ -234,8 +241,17 @@ struct GeneralizeSet {
   // An exact-match cache of the learned answers: the request's text is, byte for byte, the
   // prompt of a task with a learned entry.
   size_t exact = 0, exact_passed = 0, exact_plus_scored = 0, exact_plus_passed = 0;
+  // Student answers reusing the entry of another task than the request's (right or not).
+  size_t student_other_task = 0, student_other_task_passed = 0;
   CascadeRound round;         // pass rate, cost against gpt-4 alone, tiers
   double student_p50_ms = 0;  // the router's time for the student's answers, in-process
+  // The same round asked again, from the same learned state, with the hashed view.
+  struct Baseline {
+    bool ran = false;
+    size_t student = 0, student_learned = 0, student_passed = 0;
+    size_t student_plus_scored = 0, student_plus_passed = 0;
+    CascadeRound round;
+  } hashed;
 };
 
 struct GeneralizeCross {
@@ -250,6 +266,9 @@ struct GeneralizeBenchResult {
   size_t tasks = 0, learned_tasks = 0;      // tasks with a learned entry after the learn phase
   size_t learned = 0, learned_passing = 0;  // learned entries, and those that pass
   std::vector<CascadeRound> learn;          // one per learn round
+  std::string view;                         // "encoder", "view" or "hashed"
+  size_t encoder_requests = 0;              // the encoder's fine-tuning after the learn phase
+  std::vector<double> encoder_losses;
   std::vector<GeneralizeSet> sets;          // by name
   GeneralizeCross cross;
   size_t student_timed = 0;   // student answers over every set

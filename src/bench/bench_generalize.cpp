@@ -108,6 +108,17 @@ Result<void> learn_phase(Bench& b, GeneralizeBenchResult& r) {
     r.learned_passing += b.scorer.passes(b.hidden.at(t.id), it->second.code);
   }
   r.learned_tasks = b.learned.size();
+  // As `yantra train --encoder` after learning: the encoder learns from the requests the
+  // library holds (the nominal prompts, augmented), never from the reworded sets.
+  // With fewer than two learned requests there is nothing to contrast: the base serves.
+  if (b.o.cascade.view == RequestViewKind::encoder && b.learned.size() >= 2) {
+    auto tuned = router::retrain_library_encoder(dir, (*cascade)->library());
+    if (!tuned) return tuned.error();
+    r.encoder_requests = tuned->requests;
+    r.encoder_losses = tuned->report.losses;
+    if (b.o.cascade.progress)
+      progress("encoder fine-tuned on " + std::to_string(tuned->requests) + " learned requests");
+  }
   return (*cascade)->save();  // the state the sets copy, complete on disk
 }
 
@@ -195,6 +206,47 @@ void score_exact(Bench& b, const PerturbedSet& set, GeneralizeSet& g) {
   }
 }
 
+// The same round from the same learned state with the hashed view of requests: the
+// baseline the request view must beat.
+Result<GeneralizeSet::Baseline> ask_set_hashed(Bench& b, const PerturbedSet& set) {
+  GeneralizeSet::Baseline h;
+  h.ran = true;
+  std::string dir = b.root + "/sets/" + set.name + "-hashed";
+  if (auto ok = copy_state(b.root + "/learn", dir); !ok) return ok.error();
+  auto server = start_server(b, &set);
+  if (!server) return server.error();
+  CascadeBenchOptions options = b.o.cascade;
+  options.view = RequestViewKind::hashed;
+  auto cascade = CascadeRouter::open(options, dir, (*server)->port(), *b.pools.router);
+  if (!cascade) return cascade.error();
+  std::vector<StudentAnswer> answers;
+  auto round =
+      ask_round((*cascade)->router(), set.tasks, set.hidden, b.scorer, 1, [&](const Asked& a) {
+        const Task& t = set.tasks[a.task];
+        if (a.answer->tier != "student") return;
+        ++h.student;
+        h.student_learned += b.learned.count(t.id) > 0;
+        h.student_passed += a.passed;
+        answers.push_back({t.id, a.answer->code});
+      });
+  if (!round) return round.error();
+  h.round = *round;
+  for (const StudentAnswer& s : answers)
+    if (auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code)) {
+      ++h.student_plus_scored;
+      h.student_plus_passed += *plus;
+    }
+  return h;
+}
+
+// Which task each learned entry was learned for: a student answer from another task's
+// entry is reuse across tasks, right or wrong.
+std::map<int64_t, std::string> task_of_entries(const Bench& b) {
+  std::map<int64_t, std::string> task_of;
+  for (const auto& [task, entry] : b.learned) task_of[entry.id] = task;
+  return task_of;
+}
+
 Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
   GeneralizeSet g;
   g.name = set.name;
@@ -204,6 +256,7 @@ Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
   if (!server) return server.error();
   auto cascade = CascadeRouter::open(b.o.cascade, dir, (*server)->port(), *b.pools.router);
   if (!cascade) return cascade.error();
+  const std::map<int64_t, std::string> task_of = task_of_entries(b);
   std::vector<double> ms;
   std::vector<StudentAnswer> answers;
   auto round =
@@ -218,6 +271,11 @@ Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
         g.student_alone += a.answer->teacher_calls == 0;
         g.student_learned += learned;
         g.student_passed += a.passed;
+        auto from = task_of.find(a.answer->library_id);
+        if (from != task_of.end() && from->second != t.id) {
+          ++g.student_other_task;
+          g.student_other_task_passed += a.passed;
+        }
         ms.push_back(1000 * a.seconds);
         answers.push_back({t.id, a.answer->code});
       });
@@ -232,6 +290,11 @@ Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
   score_exact(b, set, g);
   g.student_p50_ms = median(ms);
   b.student_ms.insert(b.student_ms.end(), ms.begin(), ms.end());
+  if (b.o.hashed_baseline) {
+    auto hashed = ask_set_hashed(b, set);
+    if (!hashed) return hashed.error();
+    g.hashed = *hashed;
+  }
   return g;
 }
 
@@ -337,6 +400,9 @@ Result<GeneralizeBenchResult> run_generalize_bench(const GeneralizeBenchOptions&
   if (!sets) return sets.error();
   GeneralizeBenchResult r;
   r.learn_rounds = o.cascade.rounds;
+  r.view = o.cascade.view == RequestViewKind::encoder ? "encoder"
+           : o.cascade.view == RequestViewKind::view  ? "request view"
+                                                      : "hashed words";
   r.tasks = b.tasks.size();
   r.work_dir = b.root;
   if (auto ok = learn_phase(b, r); !ok) return ok.error();

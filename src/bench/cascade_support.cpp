@@ -50,6 +50,7 @@ Result<router::RouterOptions> router_options(const CascadeBenchOptions& o,
   ro.open_samples = o.open_samples;
   ro.premium_samples = o.premium_samples;
   ro.learn_confidence = o.learn_confidence;
+  if (o.view == RequestViewKind::hashed) ro.embedder = router::hashed_embedder();
   if (o.calibration == "none") {
     ro.calibration = router::Calibration::none();
   } else if (!o.calibration.empty()) {
@@ -189,9 +190,15 @@ Result<std::unique_ptr<CascadeRouter>> CascadeRouter::open(const CascadeBenchOpt
   impl->ledger.emplace(std::move(ledger).value());
   auto library = library::Library::open(work_dir, student::kTextEmbeddingDim);
   if (!library) return library.error();
-  impl->library.emplace(std::move(library).value());
   auto ro = router_options(o, settings);
   if (!ro) return ro.error();
+  if (o.view == RequestViewKind::encoder) {
+    auto embedder = router::repository_embedder(work_dir);
+    if (!embedder) return embedder.error();
+    ro->embedder = std::move(embedder).value();
+  }
+  if (auto ok = library->use_embedder(ro->embedder); !ok) return ok.error();
+  impl->library.emplace(std::move(library).value());
   auto pass_head = student::OnlineLearner::open(
       (fs::path(work_dir) / ".yantra/student/pass_head.pt").string(), {});
   if (!pass_head) return pass_head.error();

@@ -12,9 +12,13 @@ using Json = nlohmann::ordered_json;
 constexpr const char* kNotes =
     "the replay server answers a reworded prompt with its task's recordings; where a set "
     "renames the function, the recorded code is renamed by a whole-word rename of the task's "
-    "entry point.\nstudent: answers the router labels \"student\" (today's hashed-words view); "
+    "entry point.\nstudent: answers the router labels \"student\": the 10 library entries "
+    "nearest to the request (encoder: the trained encoder over the request view; request "
+    "view: the view alone), each adapted and run on the request's examples and probes; "
     "\"no teacher called\": those whose request called no teacher (fewer where the router "
-    "credits the student with an answer a teacher was also asked for).";
+    "credits the student with an answer a teacher was also asked for).\nhashed words: the "
+    "same round from the same learned state, requests and entries embedded by their hashed "
+    "words (the view before), the rest of the router the same.";
 
 // A share of a count, or null where nothing was counted (no answer has a precision).
 Json share_or_null(size_t part, size_t whole) {
@@ -30,27 +34,39 @@ std::string cell(const std::string& text, size_t width) {
   return text.size() >= width ? text + "  " : text + std::string(width - text.size(), ' ');
 }
 
-void set_table(std::ostringstream& t, const GeneralizeSet& g) {
-  constexpr size_t kLabel = 26, kStudent = 25;
+void set_table(std::ostringstream& t, const GeneralizeSet& g, const std::string& view) {
+  constexpr size_t kLabel = 26, kStudent = 25, kHashed = 25;
   t << "\n"
     << g.name << ": " << g.requests << " requests, " << g.learned_requests << " of a learned task, "
     << g.renamed << " renamed; the round: pass "
     << pct(ratio(double(g.round.passed), double(g.requests))) << ", cost "
     << pct(ratio(g.round.cost_usd, g.round.gpt4_cost_usd)) << " of gpt-4; " << shares_text(g.round)
     << "\n";
-  t << "  " << cell("", kLabel) << cell("student (hashed words)", kStudent)
-    << "exact-match cache\n";
-  auto row = [&](const std::string& label, const std::string& student, const std::string& exact) {
-    t << "  " << cell(label, kLabel) << cell(student, kStudent) << exact << "\n";
+  const GeneralizeSet::Baseline& h = g.hashed;
+  t << "  " << cell("", kLabel) << cell("student (" + view + ")", kStudent)
+    << cell(h.ran ? "student (hashed words)" : "", kHashed) << "exact-match cache\n";
+  auto row = [&](const std::string& label, const std::string& student, const std::string& hashed,
+                 const std::string& exact) {
+    t << "  " << cell(label, kLabel) << cell(student, kStudent)
+      << cell(h.ran ? hashed : "", kHashed) << exact << "\n";
   };
-  row("answers", of(g.student, g.requests), of(g.exact, g.requests));
-  row("  no teacher called", of(g.student_alone, g.requests), of(g.exact, g.requests));
+  row("answers", of(g.student, g.requests), of(h.student, g.requests), of(g.exact, g.requests));
+  row("  no teacher called", of(g.student_alone, g.requests), "", of(g.exact, g.requests));
   row("  of learned tasks", of(g.student_learned, g.learned_requests),
-      of(g.exact, g.learned_requests));
-  row("pass the hidden tests", of(g.student_passed, g.student), of(g.exact_passed, g.exact));
+      of(h.student_learned, g.learned_requests), of(g.exact, g.learned_requests));
+  row("  another task's entry", of(g.student_other_task, g.student), "", "");
+  row("pass the hidden tests", of(g.student_passed, g.student), of(h.student_passed, h.student),
+      of(g.exact_passed, g.exact));
   row("pass HumanEval+", of(g.student_plus_passed, g.student_plus_scored),
+      of(h.student_plus_passed, h.student_plus_scored),
       of(g.exact_plus_passed, g.exact_plus_scored));
-  row("answer time p50", format_fixed(g.student_p50_ms, 1) + " ms", "");
+  row("round: pass, vs gpt-4",
+      pct(ratio(double(g.round.passed), double(g.requests))) + ", " +
+          pct(ratio(g.round.cost_usd, g.round.gpt4_cost_usd)),
+      pct(ratio(double(h.round.passed), double(g.requests))) + ", " +
+          pct(ratio(h.round.cost_usd, h.round.gpt4_cost_usd)),
+      "");
+  row("answer time p50", format_fixed(g.student_p50_ms, 1) + " ms", "", "");
 }
 
 Json set_json(const GeneralizeSet& g) {
@@ -68,7 +84,17 @@ Json set_json(const GeneralizeSet& g) {
   j["cost_vs_gpt4"] = ratio(g.round.cost_usd, g.round.gpt4_cost_usd);
   j["exact_cache_share"] = ratio(double(g.exact), double(g.requests));
   j["exact_cache_precision"] = share_or_null(g.exact_passed, g.exact);
+  j["student_other_task"] = g.student_other_task;
+  j["student_other_task_passed"] = g.student_other_task_passed;
   j["student_p50_ms"] = g.student_p50_ms;
+  if (const GeneralizeSet::Baseline& h = g.hashed; h.ran)
+    j["baseline_hashed"] = {
+        {"student_share", ratio(double(h.student), double(g.requests))},
+        {"student_share_learned", ratio(double(h.student_learned), double(g.learned_requests))},
+        {"student_precision", share_or_null(h.student_passed, h.student)},
+        {"student_precision_plus", share_or_null(h.student_plus_passed, h.student_plus_scored)},
+        {"pass_rate", ratio(double(h.round.passed), double(g.requests))},
+        {"cost_vs_gpt4", ratio(h.round.cost_usd, h.round.gpt4_cost_usd)}};
   return j;
 }
 
@@ -115,7 +141,13 @@ void render_generalize(GeneralizeBenchResult& r) {
                   pct(ratio(c.cost_usd, c.gpt4_cost_usd)).c_str(), c.library_entries);
     t << line << shares_text(c) << "\n";
   }
-  for (const GeneralizeSet& g : r.sets) set_table(t, g);
+  if (r.encoder_requests > 0) {
+    t << "\nencoder fine-tuned after the learn phase on " << r.encoder_requests
+      << " learned requests (augmented), InfoNCE loss";
+    for (double l : r.encoder_losses) t << " " << format_fixed(l, 3);
+    t << "\n";
+  }
+  for (const GeneralizeSet& g : r.sets) set_table(t, g, r.view);
   if (r.cross.ran) t << "\ncross-task: " << cross_summary(r.cross) << "\n";
   t << "\nstudent answer time, p50 of " << r.student_timed
     << " student answers over every set: " << format_fixed(r.student_p50_ms, 1)
@@ -128,6 +160,7 @@ void render_generalize(GeneralizeBenchResult& r) {
   j["tasks"] = r.tasks;
   j["learned_tasks"] = r.learned_tasks;
   j["learned_precision"] = share_or_null(r.learned_passing, r.learned);
+  j["view"] = r.view;
   Json sets = Json::object();
   for (const GeneralizeSet& g : r.sets) sets[g.name] = set_json(g);
   j["sets"] = sets;

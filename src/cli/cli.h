@@ -48,4 +48,16 @@ Handler declare_generate(CLI::App& app); // commands_generate.cpp
 Handler declare_crowd(CLI::App& app);    // commands_crowd.cpp
 Handler declare_cloud(CLI::App& app);    // commands_cloud.cpp
 
+// `yantra train --encoder` (commands_encoder.cpp).
+struct EncoderArgs {
+  std::string repo = ".";
+  std::string base_corpus;  // set: train the base encoder from this corpus's docstrings
+  std::string out;          // default: the base encoder's place, or REPO/.yantra/student/
+  int steps = 0;            // 0: the default for the kind of training
+  int views = 2;            // augmented views per request
+  uint64_t seed = 1;
+  bool json_out = false;
+};
+int run_train_encoder(const EncoderArgs& a);
+
 }  // namespace yantra::cli

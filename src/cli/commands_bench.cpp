@@ -128,6 +128,15 @@ void declare_cascade_router(CLI::App& app, bench::CascadeBenchOptions& o) {
   app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
       ->envname("YANTRA_BENCH_OPEN_SAMPLES")
       ->check(CLI::Range(1, 10));
+  static const std::map<std::string, bench::RequestViewKind> kViews = {
+      {"encoder", bench::RequestViewKind::encoder},
+      {"view", bench::RequestViewKind::view},
+      {"hashed", bench::RequestViewKind::hashed}};
+  app.add_option("--view", o.view,
+                 "how the router compares requests: encoder (trained, the default), view (the "
+                 "request view it starts from) or hashed (hashed words, the old baseline)")
+      ->envname("YANTRA_BENCH_VIEW")
+      ->transform(CLI::CheckedTransformer(kViews, CLI::ignore_case));
 }
 
 Handler declare_bench_cascade(CLI::App& app) {
@@ -155,7 +164,7 @@ Handler declare_bench_cascade(CLI::App& app) {
 
 struct BenchGeneralizeArgs {
   bench::GeneralizeBenchOptions options;
-  bool json_out = false, no_cross_task = false;
+  bool json_out = false, no_cross_task = false, no_hashed_baseline = false;
 };
 
 // bench generalize's learn phase: bench cascade's router over fewer rounds.
@@ -192,9 +201,13 @@ Handler declare_bench_generalize(CLI::App& app) {
   app.add_flag("--no-cross-task", a->no_cross_task,
                "skip learning half the tasks and asking the other half")
       ->envname("YANTRA_BENCH_NO_CROSS_TASK");
+  app.add_flag("--no-hashed-baseline", a->no_hashed_baseline,
+               "skip asking each set again with the hashed view of requests (the baseline)")
+      ->envname("YANTRA_BENCH_NO_HASHED_BASELINE");
   app.add_flag("--json", a->json_out, "print only the JSON line")->envname("YANTRA_BENCH_JSON");
   return [a] {
     a->options.cross_task = !a->no_cross_task;
+    a->options.hashed_baseline = !a->no_hashed_baseline;
     bench::GeneralizeBenchResult r = bench::run_generalize_bench(a->options).take();
     if (!a->json_out) std::cout << r.table << "\n";
     if (a->options.keep_work_dir) std::cerr << "yantra bench: kept " << r.work_dir << "\n";

@@ -169,7 +169,8 @@ json sample_payload(const Session& s, const std::string& secret, const std::stri
     e.entry_point = "clamp";
     e.code = "def clamp(x, lo, hi):\n    if lo > hi:\n        raise ValueError(lo)\n"
              "    return max(lo, min(x, hi))\n";
-    e.embedding = student::text_embedding("clamp", {"x", "lo", "hi"}, "clamp x into [lo, hi]");
+    e.request = "def clamp(x, lo, hi):\n    \"\"\"Clamp x into [lo, hi].\"\"\"\n";
+    e.embedding = student::view_embedding(student::view_request(e.request, e.entry_point));
     e.tier = "open_local", e.tests_passed = 3, e.confidence = 0.8;
     entries.push_back(e);
   }

@@ -97,6 +97,14 @@ int run_generate(GenerateArgs& a) {
   library::Library library = library::Library::open(a.repo, student::kTextEmbeddingDim).take();
 
   router::RouterOptions options;
+  if (auto embedder = router::repository_embedder(a.repo))
+    options.embedder = std::move(embedder).value();
+  else  // a build without its base encoder still answers, with the untrained view
+    std::cerr << "yantra: warning: " << embedder.error().message
+              << "; requests are compared by the request view alone\n";
+  if (size_t n = library.use_embedder(options.embedder).take(); n > 0)
+    std::cerr << "yantra: re-embedded the library's " << n
+              << " entries with the student's current encoder\n";
   options.settings = settings.router;
   options.learn = !a.no_learn;
   options.consent = ask_on_terminal;
@@ -114,6 +122,16 @@ int run_generate(GenerateArgs& a) {
   if (!answer.forecasts.empty())
     if (auto saved = pass_head.save(); !saved)
       std::cerr << "yantra: warning: " << saved.error().message << "\n";
+  // Online: every 100 newly learned requests, the encoder learns from them.
+  if (answer.learned) {
+    auto retrained = router::retrain_encoder_if_due(a.repo, library);
+    if (!retrained)
+      std::cerr << "yantra: warning: the encoder did not retrain: " << retrained.error().message
+                << "\n";
+    else if (*retrained)
+      std::cerr << "yantra: the request encoder learned from " << (*retrained)->requests
+                << " requests (version " << (*retrained)->version << ")\n";
+  }
   if (a.json_out)
     std::cout << to_json(answer).dump(2) << "\n";
   else

@@ -18,6 +18,8 @@ namespace s = yantra::student;
 
 struct StudentArgs {
   std::string repo = ".", store;
+  bool encoder = false;  // train: the request encoder instead of the network
+  EncoderArgs encoder_args;
   s::StudentOptions options;
   bool pylint = true;
   std::string name;
@@ -279,7 +281,31 @@ Handler declare_train(CLI::App& app) {
                  "start from this checkpoint's weights (a crowd master) instead of a fresh "
                  "initialisation")
       ->envname("YANTRA_INIT_FROM");
+  app.add_flag("--encoder", a->encoder,
+               "train the request encoder (from the library's learned requests, starting from "
+               "the base encoder) instead of the network, and re-embed the library")
+      ->envname("YANTRA_TRAIN_ENCODER");
+  EncoderArgs& e = a->encoder_args;
+  app.add_option("--base-corpus", e.base_corpus,
+                 "with --encoder: train the base encoder from scratch on the docstrings of this "
+                 "directory of Python code (the build does, on /usr/lib/python3.11)")
+      ->envname("YANTRA_BASE_CORPUS");
+  app.add_option("--out", e.out, "with --encoder: where to write it (default: its usual place)")
+      ->envname("YANTRA_ENCODER_OUT");
+  app.add_option("--encoder-steps", e.steps,
+                 "with --encoder: Adam steps (default 300; 100 to fine-tune)")
+      ->envname("YANTRA_ENCODER_STEPS")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--encoder-views", e.views, "with --encoder: augmented views of each request")
+      ->envname("YANTRA_ENCODER_VIEWS")
+      ->check(CLI::Range(1, 32));
   return [a] {
+    if (a->encoder) {
+      a->encoder_args.repo = a->repo;
+      a->encoder_args.seed = a->options.seed;
+      a->encoder_args.json_out = a->json_out;
+      return run_train_encoder(a->encoder_args);
+    }
     if (int(a->options.train_fanouts.size()) != a->options.layers) {
       throw FatalError("--fanouts: give one fan-out per layer (" +
                        std::to_string(a->options.layers) + " layers)");

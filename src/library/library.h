@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,13 @@ class GraphFingerprinter : public Fingerprinter {
   std::string root_;
 };
 
+// How requests become embeddings: a name stored with the library, and the function that
+// embeds an entry's request. Vectors of two embedders are never compared.
+struct Embedder {
+  std::string name;  // e.g. "request-view-1"
+  std::function<std::vector<float>(const Entry&)> embed;
+};
+
 class Library {
  public:
   static std::string db_path_for(const std::string& repo_dir);  // REPO/.yantra/library.db
@@ -114,6 +122,10 @@ class Library {
   // the smaller id; failed candidates (avoid) and pending answers only when asked.
   Result<std::vector<Hit>> nearest(std::span<const float> query, int k, bool include_avoid = false);
   Result<void> record_use(int64_t id, bool passed);
+  // Records that `embedder` embeds this library's requests. When the stored embeddings came
+  // from another one (or from an unnamed one, before embedders had names), every entry is
+  // re-embedded from its request in one transaction first. Returns how many were.
+  Result<size_t> use_embedder(const Embedder& embedder);
   // Re-fingerprints every name valid entries rely on; an entry whose name changed or
   // disappeared becomes invalid (the reason names it) and leaves the index. Returns how
   // many became invalid. Nothing is written if the Fingerprinter fails.

@@ -6,5 +6,7 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/router/select.cpp
   ${CMAKE_SOURCE_DIR}/src/router/calibration.cpp
   ${CMAKE_SOURCE_DIR}/src/router/pipeline.cpp
+  ${CMAKE_SOURCE_DIR}/src/router/student_answer.cpp
+  ${CMAKE_SOURCE_DIR}/src/router/library_encoder.cpp
   ${CMAKE_SOURCE_DIR}/src/router/outcome.cpp
   ${CMAKE_SOURCE_DIR}/src/router/adapt.cpp)

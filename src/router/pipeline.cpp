@@ -26,20 +26,6 @@ std::string step_name(const TeacherInfo& t) {
   return router::step_name(t.provider, t.model);
 }
 
-// The student's score for an adapted library entry: the router's confidence when it
-// learned the entry, updated by how its reuses went (a Beta prior of weight 4), scaled
-// down when the request is only similar, and zero when it fails the request's examples.
-double student_score(const library::Hit& hit, const Candidate& c) {
-  if (!c.passes_examples()) return 0;
-  constexpr double kPriorWeight = 4;
-  const library::Entry& e = hit.entry;
-  double prior = std::clamp(e.confidence, 0.0, 1.0);
-  double track = (e.use_passes + kPriorWeight * prior) / (e.uses + kPriorWeight);
-  double closeness = std::pow(std::max(0.0f, hit.similarity), 8.0f);
-  double examples = c.examples_total >= 1 ? 1.0 : 0.95;
-  return track * closeness * examples;
-}
-
 }  // namespace
 
 Router::Router(validator::Validator* validator, Teachers* teachers, library::Library* library,
@@ -68,7 +54,7 @@ Result<Answer> Router::generate(const Request& request) {
   run.req = std::move(parsed).value();
   run.answer.request_id = new_request_id();
   run.answer.entry_point = run.req.entry_point;
-  run.embedding = request_embedding(run.req);
+  run.embedding = embed_request(options_.embedder, run.req);
   if (auto probes = probe_calls(*validator_, run.req))
     run.probes = std::move(probes).value();
   else
@@ -92,90 +78,9 @@ Result<Answer> Router::dry_run(const Request& request) {
   run.req = std::move(parsed).value();
   run.answer.request_id = "dry-run";
   run.answer.entry_point = run.req.entry_point;
-  run.embedding = request_embedding(run.req);
+  run.embedding = embed_request(options_.embedder, run.req);
   if (!ask_student(run)) ask_teachers(run);
   return std::move(run.answer);
-}
-
-bool Router::ask_student(Run& run) {
-  const RouterSettings& s = options_.settings;
-  if (!library_) {
-    decide(run, "student", "skip", "no library");
-    return false;
-  }
-  if (run.req.security && s.security_escalation) {
-    decide(run, "student", "skip", "security-critical: the request " + run.req.security_reason);
-    return false;
-  }
-  auto hits = library_->nearest(run.embedding, 1);
-  if (!hits) {
-    decide(run, "student", "skip", hits.error().message);
-    return false;
-  }
-  if (hits->empty()) {
-    decide(run, "student", "skip", "novel: the library has no entry yet");
-    return false;
-  }
-  const library::Hit& hit = hits->front();
-  const std::string entry_name = "entry #" + std::to_string(hit.entry.id);
-  if (hit.similarity < options_.novelty_similarity) {
-    decide(run, "student", "skip",
-           "novel: the nearest library entry (#" + std::to_string(hit.entry.id) + ", `" +
-               hit.entry.entry_point + "`) is " + format_fixed(hit.similarity, 2) + " similar (< " +
-               format_fixed(options_.novelty_similarity, 2) + ")");
-    return false;
-  }
-  Candidate c;
-  c.tier = "student";
-  // Labelled with the model that wrote it: a new sample of that model agreeing with it is
-  // the same opinion again, not a second one.
-  c.provider = "library";
-  c.model = hit.entry.model;
-  c.library_id = hit.entry.id;
-  c.code = hit.entry.code;
-  if (hit.entry.entry_point != run.req.entry_point) {
-    std::vector<std::string> from_params;
-    if (auto from = parse_request({hit.entry.signature, "", hit.entry.entry_point}))
-      from_params = from->params;
-    auto adapted = adapt_code(
-        hit.entry.code, {hit.entry.entry_point, run.req.entry_point, from_params, run.req.params});
-    if (!adapted) {
-      decide(run, "student", "skip", entry_name + " cannot be adapted: " + adapted.error().message);
-      return false;
-    }
-    c.code = std::move(adapted).value();
-  }
-  if (run.dry) {
-    decide(run, "student", "try",
-           entry_name + " is " + format_fixed(hit.similarity, 2) + " similar");
-    return false;
-  }
-  run_candidates(*validator_, run.req, run.probes, std::span<Candidate>(&c, 1));
-  c.score = student_score(hit, c);
-  c.score_kind = kStudentScore;
-  c.confidence = options_.calibration.probability(kStudentScore, c.score);
-  double needed = options_.settings.student_confidence;
-  if (c.confidence >= needed) {
-    run.candidates.push_back(std::move(c));
-    run.best = 0;
-    run.student_answered = true;
-    run.answer.library_id = hit.entry.id;
-    (void)library_->record_use(hit.entry.id, true);
-    if (ledger_ && teachers_ && !teachers_->empty())
-      (void)teachers_->record_avoided(0, run.req.text, *ledger_);
-    decide(run, "student", "answer",
-           entry_name + " adapted, confidence " + format_fixed(run.candidates[0].confidence, 2) +
-               " >= " + format_fixed(needed, 2));
-    return true;
-  }
-  if (!c.passes_examples()) (void)library_->record_use(hit.entry.id, false);
-  decide(run, "student", "escalate",
-         entry_name + " confidence " + format_fixed(c.confidence, 2) + " < " +
-             format_fixed(needed, 2) +
-             (c.passes_examples() ? "" : " (fails the request's examples)"));
-  // The entry stays a candidate: teachers that agree with it make both more certain.
-  run.candidates.push_back(std::move(c));
-  return false;
 }
 
 void Router::ask_teachers(Run& run) {

@@ -11,66 +11,6 @@
 namespace yantra::router {
 namespace {
 
-bool is_ident_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
-
-// Every `def NAME(` at the start of a line (any indentation), in order.
-struct DefSite {
-  size_t begin, name_begin, name_end, params_end;  // params_end: the matching ')'
-};
-
-std::vector<DefSite> find_defs(std::string_view text) {
-  std::vector<DefSite> defs;
-  for (size_t i = 0; (i = text.find("def ", i)) != std::string_view::npos; i += 4) {
-    size_t line = text.rfind('\n', i == 0 ? 0 : i - 1);
-    line = line == std::string_view::npos ? 0 : line + 1;
-    bool at_line_start = std::all_of(text.begin() + static_cast<ptrdiff_t>(line),
-                                     text.begin() + static_cast<ptrdiff_t>(i),
-                                     [](char c) { return c == ' ' || c == '\t'; });
-    if (!at_line_start) continue;
-    size_t name = i + 4;
-    while (name < text.size() && text[name] == ' ') ++name;
-    size_t end = name;
-    while (end < text.size() && is_ident_char(text[end])) ++end;
-    if (end == name || end >= text.size() || text[end] != '(') continue;
-    int depth = 0;
-    size_t close = end;
-    for (; close < text.size(); ++close) {
-      if (text[close] == '(' || text[close] == '[') ++depth;
-      if ((text[close] == ')' || text[close] == ']') && --depth == 0) break;
-    }
-    if (close >= text.size()) continue;
-    defs.push_back({line, name, end, close});
-  }
-  return defs;
-}
-
-// Parameter names between the parentheses: annotations and defaults dropped, `self`,
-// `*`, `/` and bare separators skipped.
-std::vector<std::string> parameter_names(std::string_view inside) {
-  std::vector<std::string> names;
-  int depth = 0;
-  size_t start = 0;
-  auto take = [&](size_t end) {
-    std::string_view part = inside.substr(start, end - start);
-    size_t b = part.find_first_not_of(" \t\n*");
-    if (b == std::string_view::npos) return;
-    size_t e = b;
-    while (e < part.size() && is_ident_char(part[e])) ++e;
-    std::string name(part.substr(b, e - b));
-    if (!name.empty() && name != "self" && name != "cls") names.push_back(name);
-  };
-  for (size_t i = 0; i < inside.size(); ++i) {
-    char c = inside[i];
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    if (c == ')' || c == ']' || c == '}') --depth;
-    if (c == ',' && depth == 0) take(i), start = i + 1;
-  }
-  take(inside.size());
-  return names;
-}
-
 // Words that make a request security-critical: a wrong answer there costs more than a
 // premium call, so such requests skip the student and the open-source tier.
 const std::vector<std::pair<std::string, std::string>>& security_words() {
@@ -99,6 +39,29 @@ const std::vector<std::pair<std::string, std::string>>& security_words() {
   return words;
 }
 
+// The comments of the text alone, each `#` (and the space after it) taken out and every
+// other line left blank (line numbers stay): examples written in comments (a docstring
+// turned into `#` lines) read like a docstring's, and the code under them is not taken for
+// their expected output. The text is only read for examples; it never runs.
+std::string comments_alone(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    size_t b = line.find_first_not_of(" \t");
+    if (b != std::string_view::npos && line[b] == '#') {
+      size_t rest = b + 1 + (b + 1 < line.size() && line[b + 1] == ' ');
+      out.append(line.substr(0, b)).append(line.substr(rest));
+    }
+    if (end < text.size()) out.push_back('\n');
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ParsedRequest> parse_request(const Request& request) {
@@ -106,14 +69,9 @@ Result<ParsedRequest> parse_request(const Request& request) {
   parsed.text = request.text;
   std::string_view source = request.signature.empty() ? std::string_view(request.text)
                                                       : std::string_view(request.signature);
-  std::vector<DefSite> defs = find_defs(source);
-  const DefSite* chosen = nullptr;
-  for (const DefSite& d : defs) {
-    std::string_view name = source.substr(d.name_begin, d.name_end - d.name_begin);
-    if (request.entry_point.empty() || name == request.entry_point) chosen = &d;  // the last
-  }
-  if (!chosen) {
-    if (!request.entry_point.empty() && request.signature.empty() && defs.empty())
+  student::RequestView view = student::view_request(source, request.entry_point);
+  if (!view.has_def) {
+    if (!request.entry_point.empty() && request.signature.empty() && !view.defines_any)
       return Error{"the request names `" + request.entry_point + "` but has no `def " +
                    request.entry_point + "(...)` line: give the signature with --signature 'def " +
                    request.entry_point + "(x):'"};
@@ -125,16 +83,18 @@ Result<ParsedRequest> parse_request(const Request& request) {
         "the request does not say which function to write: give its signature, "
         "e.g. --signature 'def parse_date(text: str) -> date:'"};
   }
-  parsed.entry_point =
-      std::string(source.substr(chosen->name_begin, chosen->name_end - chosen->name_begin));
-  size_t colon = source.find(':', chosen->params_end);
-  size_t sig_end = colon == std::string_view::npos ? chosen->params_end + 1 : colon + 1;
-  parsed.signature = std::string(source.substr(chosen->begin, sig_end - chosen->begin));
-  parsed.params = parameter_names(
-      source.substr(chosen->name_end + 1, chosen->params_end - chosen->name_end - 1));
+  parsed.entry_point = view.name;
+  parsed.signature = view.signature;
+  parsed.params = view.params;
   if (!request.signature.empty() && request.text.find(parsed.signature) == std::string::npos)
     parsed.text = parsed.signature + "\n    \"\"\"" + request.text + "\"\"\"\n";
   parsed.examples = validator::extract_request_tests(parsed.text, parsed.entry_point);
+  for (validator::TestCase& t :
+       validator::extract_request_tests(comments_alone(parsed.text), parsed.entry_point)) {
+    bool seen = std::any_of(parsed.examples.begin(), parsed.examples.end(),
+                            [&](const auto& e) { return e.code == t.code && e.want == t.want; });
+    if (!seen) parsed.examples.push_back(std::move(t));
+  }
 
   std::string lower = parsed.text;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -149,7 +109,35 @@ Result<ParsedRequest> parse_request(const Request& request) {
 }
 
 std::vector<float> request_embedding(const ParsedRequest& request) {
-  return student::text_embedding(request.entry_point, request.params, request.text);
+  return student::view_embedding(student::view_request(request.text, request.entry_point));
+}
+
+library::Embedder library_embedder() {
+  return {std::string(kEmbedderName), [](const library::Entry& e) {
+            return student::view_embedding(student::view_request(e.request, e.entry_point));
+          }};
+}
+
+library::Embedder encoder_embedder(std::shared_ptr<const student::RequestEncoder> encoder) {
+  std::string name = "encoder-" + encoder->version();
+  return {std::move(name), [encoder = std::move(encoder)](const library::Entry& e) {
+            return encoder->encode(student::view_request(e.request, e.entry_point));
+          }};
+}
+
+library::Embedder hashed_embedder() {
+  return {"hashed-bag-1", [](const library::Entry& e) {
+            auto parsed = parse_request({e.request, "", e.entry_point});
+            return student::text_embedding(
+                e.entry_point, parsed ? parsed->params : std::vector<std::string>{}, e.request);
+          }};
+}
+
+std::vector<float> embed_request(const library::Embedder& embedder, const ParsedRequest& request) {
+  library::Entry e;
+  e.request = request.text;
+  e.entry_point = request.entry_point;
+  return embedder.embed(e);
 }
 
 }  // namespace yantra::router

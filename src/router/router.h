@@ -55,8 +55,38 @@ struct ParsedRequest {
 // The function to write (the last `def` of the text or signature, or the one named) and
 // the examples in the text. An Error, saying how to name it, when there is no function.
 Result<ParsedRequest> parse_request(const Request& request);
-// The student's embedding of a request (student::text_embedding of its parts).
+// The student's embedding of a request: its view (student::view_request) hashed.
 std::vector<float> request_embedding(const ParsedRequest& request);
+// The same for library entries, named so a library re-embeds its entries when it changes:
+// open a library, then `library.use_embedder(library_embedder())`.
+inline constexpr std::string_view kEmbedderName = "request-view-1";
+library::Embedder library_embedder();
+// The trained encoder over the same view, named by its weights' version.
+library::Embedder encoder_embedder(std::shared_ptr<const student::RequestEncoder> encoder);
+// The encoder of a repository (its own, else the base one), as an embedder.
+Result<library::Embedder> repository_embedder(const std::string& repo_dir);
+
+// Fine-tuning the repository's encoder on the requests its library learned (augmented
+// views of each), from its current encoder; saved in REPO/.yantra/student/, and the
+// library re-embedded with it.
+struct EncoderRetrain {
+  size_t requests = 0, reembedded = 0;
+  std::string version;
+  library::Embedder embedder;
+  student::EncoderTrainReport report;
+};
+inline constexpr student::EncoderTrainOptions kFineTune{.steps = 100, .lr = 0.002};
+Result<EncoderRetrain> retrain_library_encoder(const std::string& repo_dir, library::Library& lib,
+                                               student::EncoderTrainOptions options = kFineTune);
+// The same when the library learned `every` requests since the encoder last trained
+// (online learning); nothing when it has not.
+Result<std::optional<EncoderRetrain>> retrain_encoder_if_due(const std::string& repo_dir,
+                                                             library::Library& lib,
+                                                             size_t every = 100);
+// The baseline: the request's words hashed (student::text_embedding), as before the view.
+library::Embedder hashed_embedder();
+// A request embedded by `embedder`, as the library embeds an entry of the same request.
+std::vector<float> embed_request(const library::Embedder& embedder, const ParsedRequest& request);
 
 // ---- calibration ---------------------------------------------------------------------------
 
@@ -285,6 +315,9 @@ struct RouterOptions {
   int premium_samples = 1;         // samples per premium call
   double learn_confidence = 0.95;  // answers at least this likely to pass become entries
   Calibration calibration = Calibration::builtin();  // scores to probabilities
+  // How requests are embedded; the library must hold entries embedded the same way
+  // (Library::use_embedder).
+  library::Embedder embedder = library_embedder();
   bool repair = true;              // one repair round for a teacher whose candidates all failed
   // Premium candidates for this very request that already failed its examples (kept in the
   // library as avoid entries): at this many, premium teachers are not paid to try again.
@@ -315,6 +348,8 @@ class Router {
 
  private:
   bool ask_student(Run& run);
+  void report_near_misses(Run& run, const std::vector<Candidate>& tries,
+                          const std::vector<const library::Hit*>& from, std::optional<size_t> best);
   void load_earlier(Run& run);
   void add_pending(Run& run);
   void ask_teachers(Run& run);

@@ -25,6 +25,9 @@ double bernoulli_distillation(const std::vector<float>& student_logits,
 double softmax_distillation(const std::vector<float>& student_logits,
                             const std::vector<float>& teacher_probs, double temperature);
 std::string blas_library();
+Result<EncoderTrainReport> train_encoder(const std::vector<EncoderPair>& pairs,
+                                         const EncoderTrainOptions& options,
+                                         EncoderWeights& weights);
 }  // namespace torch_side
 
 // Makes LibTorch's CPU allocator keep freed blocks of 1 MiB and more, up to

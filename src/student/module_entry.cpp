@@ -15,6 +15,7 @@ const TorchModule kModule{
     .bernoulli_distillation = torch_side::bernoulli_distillation,
     .softmax_distillation = torch_side::softmax_distillation,
     .blas_library = torch_side::blas_library,
+    .train_encoder = torch_side::train_encoder,
 };
 
 }  // namespace

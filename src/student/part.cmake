@@ -7,8 +7,18 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/student/eval_json.cpp
   ${CMAKE_SOURCE_DIR}/src/student/sampler.cpp
   ${CMAKE_SOURCE_DIR}/src/student/text_embedding.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/lexicon.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/request_view.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/augment.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/docstring_pairs.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/encoder.cpp
   ${CMAKE_SOURCE_DIR}/src/student/targets.cpp
   ${CMAKE_SOURCE_DIR}/src/student/torch_module.cpp)
+# Snowball's stemmer (Debian libstemmer-dev ships no pkg-config file).
+find_library(STEMMER_LIBRARY stemmer REQUIRED)
+find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
+target_include_directories(yantra_core PRIVATE ${STEMMER_INCLUDE_DIR})
+target_link_libraries(yantra_core PRIVATE ${STEMMER_LIBRARY})
 
 # Compiled once: linked into the module, and into the model tests, which also reach the
 # network's internals (model.h).
@@ -22,6 +32,7 @@ add_library(yantra_torch_objects OBJECT
   ${CMAKE_SOURCE_DIR}/src/student/caching_allocator.cpp
   ${CMAKE_SOURCE_DIR}/src/student/node_heads.cpp
   ${CMAKE_SOURCE_DIR}/src/student/embedding_cache.cpp
+  ${CMAKE_SOURCE_DIR}/src/student/encoder_train.cpp
   ${CMAKE_SOURCE_DIR}/src/student/module_entry.cpp)
 set_target_properties(yantra_torch_objects PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_compile_options(yantra_torch_objects PRIVATE ${YANTRA_WARNINGS})

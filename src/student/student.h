@@ -21,7 +21,10 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/base.h"
@@ -114,6 +117,186 @@ std::vector<std::string> sub_tokens(std::string_view identifier);
 constexpr int kTextEmbeddingDim = 256;
 std::vector<float> text_embedding(std::string_view name, const std::vector<std::string>& params,
                                   std::string_view text);
+// L2-normalises `v` in place; an all-zero vector becomes the first axis, so that even an
+// empty request has a direction and can be stored.
+void to_unit(std::vector<float>& v);
+
+// ---- the request view -------------------------------------------------------------------
+//
+//   RequestView view = view_request(prompt, "mean_absolute_deviation");
+//   std::vector<float> v = view_embedding(view);   // what the library indexes requests by
+//
+// What survives rewording is kept apart from how a request is worded: the name's
+// sub-words, the parameters and types, the description (docstring, else comments, else
+// free text) normalised by well-kept resources, and the examples.
+
+// Snowball's English stem of a lower-case word ("sorting" -> "sort").
+std::string stem(std::string_view word);
+
+// WordNet (Debian's wordnet-base): the synonym sets a word belongs to, most common sense
+// first, found through WordNet's own exception lists and detachment rules ("sorted" ->
+// "sort"), as morphy(7WN) does.
+class Lexicon {
+ public:
+  static Result<std::unique_ptr<Lexicon>> load(const std::string& dir);
+  // The one the view uses: $YANTRA_WORDNET_DIR or /usr/share/wordnet, loaded on first
+  // use; throws (aborting the command) when it cannot be read, saying how to install it.
+  static const Lexicon& shared();
+  std::span<const uint32_t> synsets(std::string_view word) const;
+  bool known(std::string_view word) const;             // WordNet knows it: a content word
+  std::string base_form(std::string_view word) const;  // "" when WordNet does not know it
+  // The words of a synonym set, as WordNet spells them ("work_out" for collocations).
+  std::span<const std::string> lemmas(uint32_t synset) const;
+  ~Lexicon();
+
+ private:
+  Lexicon();
+  std::unordered_map<std::string, std::vector<uint32_t>> senses_;
+  std::unordered_map<std::string, std::string> exceptions_;
+  std::unordered_map<uint32_t, std::vector<std::string>> lemmas_;
+};
+
+struct RequestView {
+  std::string name;                      // the function's name
+  std::string signature;                 // its `def` line(s) up to the ':' ("" without one)
+  bool has_def = false;                  // the text defines the function
+  bool defines_any = false;              // the text has a `def` at all
+  std::vector<std::string> name_words;   // "meanAbsoluteDeviation" -> mean, absolute, deviation
+  std::vector<std::string> params;       // parameter names, in order
+  std::vector<std::string> param_types;  // their annotations ("" where none), parallel
+  std::string return_type;               // "" where none
+  // The docstring, else the comments, else the free text around the code; without the
+  // example lines.
+  std::string description;
+  std::vector<std::string> examples;  // ">>> f(1)", the output under it, "f(2) == 3"...
+};
+// `entry_point` picks the function when the text defines several (empty: the last one).
+// A text without a `def` is all description.
+RequestView view_request(std::string_view text, std::string_view entry_point);
+// The view feature-hashed into kTextEmbeddingDim signed buckets, L2-normalised: name
+// sub-words, parameters and types; description words by Snowball stem, by WordNet synonym
+// set and by character trigrams (typos); short words WordNet does not know ("the", "of") count
+// little; example tokens.
+std::vector<float> view_embedding(const RequestView& view,
+                                  const Lexicon& lexicon = Lexicon::shared());
+// The features view_embedding hashes, by key ("n:sort", "s:<synset>", "g:ort"...), each with
+// its weight: what the trained encoder reads too.
+std::vector<std::pair<std::string, float>> view_features(
+    const RequestView& view, const Lexicon& lexicon = Lexicon::shared());
+// Features feature-hashed into kTextEmbeddingDim signed buckets, L2-normalised.
+std::vector<float> hash_features(const std::vector<std::pair<std::string, float>>& features);
+
+// Augmented views: the same task as another user might ask it. Example lines never change
+// (they would change the task). Seeded: one seed, one view.
+enum class Augmentation {
+  rename,    // the function renamed: camelCase, sometimes a name word swapped for a synonym
+  synonyms,  // about half of the description's content words swapped for WordNet synonyms
+  typos,     // letters hit on a neighbouring key (5 %), as ReCode's ButterFingers does
+  comments,  // the docstring turned into `#` comment lines
+  reorder,   // the description's sentences in another order
+};
+inline constexpr Augmentation kAugmentations[] = {Augmentation::rename, Augmentation::synonyms,
+                                                  Augmentation::typos, Augmentation::comments,
+                                                  Augmentation::reorder};
+std::string_view to_string(Augmentation a);
+struct AugmentedRequest {
+  std::string request, entry_point;
+};
+AugmentedRequest augment(std::string_view request, std::string_view entry_point, Augmentation kind,
+                         uint64_t seed, const Lexicon& lexicon = Lexicon::shared());
+
+// ---- the trained request encoder ---------------------------------------------------------
+//
+//   RequestEncoder enc = RequestEncoder::load(path).take();
+//   std::vector<float> v = enc.encode(view_request(prompt, name));  // unit, kTextEmbeddingDim
+//
+// y = normalise(base + P tanh(sum_f w_f E[bucket_f])): the request view's own embedding
+// (base) plus what contrastive training learned about its features (which words matter,
+// which ones mean the same). E: kEncoderBuckets x kEncoderHidden; P: kTextEmbeddingDim x
+// kEncoderHidden. Encoding runs in plain C++; only training loads LibTorch.
+constexpr int kEncoderBuckets = 1 << 14, kEncoderHidden = 64;
+
+struct EncoderWeights {
+  std::vector<float> table;                      // kEncoderBuckets x kEncoderHidden, row-major
+  std::vector<float> projection;                 // kTextEmbeddingDim x kEncoderHidden, row-major
+  static EncoderWeights initial(uint64_t seed);  // small random values
+};
+
+// One view as the encoder reads it: feature buckets, their weights, and the view's own
+// embedding.
+struct EncoderInput {
+  std::vector<int64_t> buckets;
+  std::vector<float> weights;
+  std::vector<float> base;  // view_embedding of the same view
+};
+EncoderInput encoder_input(const RequestView& view, const Lexicon& lexicon = Lexicon::shared());
+
+class RequestEncoder {
+ public:
+  static Result<RequestEncoder> load(const std::string& path);
+  static Result<RequestEncoder> from_weights(EncoderWeights weights);
+  Result<void> save(const std::string& path) const;  // a temporary file, then renamed
+  std::vector<float> encode(const EncoderInput& input) const;
+  std::vector<float> encode(const RequestView& view,
+                            const Lexicon& lexicon = Lexicon::shared()) const;
+  const std::string& version() const { return version_; }  // the weights' hash, 16 hex digits
+  const EncoderWeights& weights() const { return weights_; }
+
+ private:
+  EncoderWeights weights_;
+  std::string version_;
+};
+
+// Two views of one request (the anchor as asked, the positive augmented); pairs of one
+// group (one task) are never each other's negatives.
+struct EncoderPair {
+  EncoderInput anchor, positive;
+  int64_t group = 0;
+};
+struct EncoderTrainOptions {
+  int steps = 300;
+  int batch = 128;
+  double lr = 0.005;
+  double temperature = 0.05;
+  uint64_t seed = 1;
+};
+struct EncoderTrainReport {
+  std::vector<double> losses;  // mean InfoNCE loss of each tenth of the steps
+  double seconds = 0;
+};
+// InfoNCE: each anchor against every positive of its batch (cross-entropy both ways),
+// Adam on E and P, starting from `weights` and leaving the trained ones there.
+Result<EncoderTrainReport> train_encoder(const std::vector<EncoderPair>& pairs,
+                                         const EncoderTrainOptions& options,
+                                         EncoderWeights& weights);
+
+// Where encoders live: the base one (trained on Debian's CPython standard library when
+// yantra is built) beside libyantra_core.so, or $YANTRA_BASE_ENCODER; a repository's own,
+// fine-tuned on its library by `yantra train --encoder`, in REPO/.yantra/student/.
+inline constexpr const char* kBaseEncoderFile = "encoder-base.bin";
+std::string base_encoder_path();
+std::string repo_encoder_path(const std::string& repo_dir);
+// The repository's own encoder when it trained one, else the base encoder.
+Result<RequestEncoder> load_encoder(const std::string& repo_dir);
+
+// A request written by someone else, and the function that answers it.
+struct RequestPair {
+  std::string request;      // "def name(params) -> ret:\n    \"\"\"docstring\"\"\"\n"
+  std::string entry_point;  // the function's name
+  std::string qname;        // where it is defined
+};
+// Every function and method of `graph` with a docstring of at least `min_docstring`
+// characters (dunder methods left out), each text once.
+std::vector<RequestPair> docstring_pairs(const GraphData& graph, size_t min_docstring = 40);
+// Training pairs for the encoder: each request against `views` augmented views of itself
+// (each augmentation with probability one half, at least one), one group per request.
+std::vector<EncoderPair> augmented_pairs(const std::vector<RequestPair>& requests, int views,
+                                         uint64_t seed, const Lexicon& lexicon = Lexicon::shared());
+// An encoder trained from `start` on `views` augmented views of each request.
+Result<RequestEncoder> fine_tune_encoder(const EncoderWeights& start,
+                                         const std::vector<RequestPair>& requests, int views,
+                                         const EncoderTrainOptions& options,
+                                         EncoderTrainReport* report = nullptr);
 
 // A sampled neighbourhood: nodes ordered by the hop that first reached them (seeds first),
 // and for each node reached before the last hop, up to fanout[hop] sampled in-neighbours

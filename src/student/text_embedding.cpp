@@ -50,15 +50,19 @@ std::vector<float> text_embedding(std::string_view name, const std::vector<std::
     // Word pairs keep some order: "sort by length" is not "length of sort".
     if (i + 1 < words.size()) add(v, "b", words[i] + " " + words[i + 1], 1.0f);
   }
+  to_unit(v);
+  return v;
+}
+
+void to_unit(std::vector<float>& v) {
   double norm = 0;
   for (float x : v) norm += double(x) * x;
   if (norm == 0) {
-    v[0] = 1.0f;  // an empty request still has a direction, so it can be stored
-    return v;
+    if (!v.empty()) v[0] = 1.0f;  // an empty request still has a direction, so it can be stored
+    return;
   }
   float inv = static_cast<float>(1.0 / std::sqrt(norm));
   for (float& x : v) x *= inv;
-  return v;
 }
 
 }  // namespace yantra::student

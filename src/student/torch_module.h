@@ -36,7 +36,7 @@ struct OnlineLearner::Impl {
 
 // Bumped whenever this table or the types it passes change, so a stale module beside a
 // newer core is refused instead of misread.
-constexpr int kTorchModuleAbi = 2;
+constexpr int kTorchModuleAbi = 3;
 
 struct TorchModule {
   int abi = kTorchModuleAbi;
@@ -55,6 +55,9 @@ struct TorchModule {
   double (*softmax_distillation)(const std::vector<float>& student_logits,
                                  const std::vector<float>& teacher_probs, double temperature);
   std::string (*blas_library)();
+  Result<EncoderTrainReport> (*train_encoder)(const std::vector<EncoderPair>& pairs,
+                                              const EncoderTrainOptions& options,
+                                              EncoderWeights& weights);
 };
 
 // The module's table: from this process when a program links the LibTorch objects itself

@@ -534,3 +534,63 @@ TEST_F(LibraryTest, RecallOfTwoThousandRandomEntriesIsExact) {
 }
 
 }  // namespace
+
+namespace {
+
+// Embeds a request as a one-hot vector picked by its first letter: two embedders that
+// disagree on every entry.
+Embedder letter_embedder(std::string name, int dim, int shift) {
+  return {std::move(name), [dim, shift](const Entry& e) {
+            std::vector<float> v(static_cast<size_t>(dim), 0.0f);
+            v[static_cast<size_t>((e.entry_point[0] + shift) % dim)] = 1.0f;
+            return v;
+          }};
+}
+
+}  // namespace
+
+TEST_F(LibraryTest, ANewEmbedderReembedsEveryEntryOnceAndSearchesInItsSpace) {
+  std::mt19937 rng(5);
+  int64_t a = 0, b = 0;
+  {
+    Library lib = open(16);
+    a = must(lib.add(entry(random_vector(rng, 16), "alpha")));
+    b = must(lib.add(entry(random_vector(rng, 16), "beta", /*avoid=*/true)));
+  }
+  Embedder first = letter_embedder("letters-1", 16, 0);
+  {
+    Library lib = open(16);
+    EXPECT_EQ(must(lib.use_embedder(first)), 2u) << "entries stored before embedders had names";
+    EXPECT_EQ(must(lib.use_embedder(first)), 0u) << "the same embedder again changes nothing";
+    auto hits = must(lib.nearest(first.embed(entry({}, "alpha")), 1));
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].entry.id, a);
+    EXPECT_FLOAT_EQ(hits[0].similarity, 1.0f) << "the in-memory index holds the new vectors";
+    auto with_avoid = must(lib.nearest(first.embed(entry({}, "beta")), 1, true));
+    ASSERT_EQ(with_avoid.size(), 1u);
+    EXPECT_EQ(with_avoid[0].entry.id, b);
+    EXPECT_FLOAT_EQ(with_avoid[0].similarity, 1.0f);
+  }
+  Library again = open(16);
+  EXPECT_EQ(must(again.use_embedder(first)), 0u) << "the name is stored with the library";
+  Embedder second = letter_embedder("letters-2", 16, 3);
+  EXPECT_EQ(must(again.use_embedder(second)), 2u);
+  auto hits = must(again.nearest(second.embed(entry({}, "alpha")), 1));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry.id, a);
+  EXPECT_FLOAT_EQ(hits[0].similarity, 1.0f);
+}
+
+TEST_F(LibraryTest, AnEmbedderGivingBadVectorsChangesNothing) {
+  std::mt19937 rng(6);
+  Library lib = open(8);
+  std::vector<float> v = random_vector(rng, 8);
+  int64_t id = must(lib.add(entry(v, "alpha")));
+  Embedder wrong{"short", [](const Entry&) { return std::vector<float>(3, 1.0f); }};
+  auto r = lib.use_embedder(wrong);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error().message, "embedding of entry")) << r.error().message;
+  EXPECT_EQ(must(lib.get(id)).embedding, v) << "the transaction rolled back";
+  Embedder good = letter_embedder("letters-1", 8, 0);
+  EXPECT_EQ(must(lib.use_embedder(good)), 1u) << "the failed one was not recorded";
+}

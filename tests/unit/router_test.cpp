@@ -30,6 +30,20 @@ TEST(RouterRequest, TakesTheLastFunctionOfAPromptAndItsExamples) {
   EXPECT_EQ(named->entry_point, "encode_shift");
 }
 
+TEST(RouterRequest, ExamplesInCommentsCountAndTheCodeUnderThemIsNotTheirOutput) {
+  // ReCode's doc2comments: the docstring as comments, the start of a body under it.
+  const std::string prompt =
+      "def gcd(a: int, b: int) -> int:\n"
+      "    # Return a greatest common divisor of two integers a and b\n"
+      "    # >>> gcd(3, 5)\n    # 1\n    # >>> gcd(25, 15)\n    # 5\n"
+      "    while b:\n";
+  auto r = parse_request({.text = prompt});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->examples.size(), 2u);
+  EXPECT_EQ(r->examples[0].want, "1") << r->examples[0].code;
+  EXPECT_EQ(r->examples[1].want, "5") << r->examples[1].code;
+}
+
 TEST(RouterRequest, PutsAGivenSignatureOnTopOfFreeText) {
   auto r = parse_request({.text = "Return the sum of xs. For example total([1, 2]) == 3",
                           .signature = "def total(xs):"});
