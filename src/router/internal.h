@@ -14,6 +14,7 @@ struct Router::Run {
   ParsedRequest req;
   std::vector<float> embedding;
   std::vector<std::string> probes;
+  bool probes_computed = false;  // probes holds probe.py's answer (or it failed, said so)
   std::vector<Candidate> candidates;
   std::optional<size_t> best;
   // The student answered alone: its candidate keeps the student's score, which dual

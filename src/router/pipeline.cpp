@@ -55,11 +55,9 @@ Result<Answer> Router::generate(const Request& request) {
   run.answer.request_id = new_request_id();
   run.answer.entry_point = run.req.entry_point;
   run.embedding = embed_request(options_.embedder, run.req);
-  if (auto probes = probe_calls(*validator_, run.req))
-    run.probes = std::move(probes).value();
-  else
-    decide(run, "probes", "none", probes.error().message);
+  // The student computes the probe inputs beside its first runs when it tries entries.
   if (!ask_student(run)) {
+    ensure_probes(run);
     load_earlier(run);
     add_pending(run);
     ask_teachers(run);
@@ -81,6 +79,18 @@ Result<Answer> Router::dry_run(const Request& request) {
   run.embedding = embed_request(options_.embedder, run.req);
   if (!ask_student(run)) ask_teachers(run);
   return std::move(run.answer);
+}
+
+void Router::set_probes(Run& run, Result<std::vector<std::string>> probes) {
+  run.probes_computed = true;
+  if (probes)
+    run.probes = std::move(probes).value();
+  else
+    decide(run, "probes", "none", probes.error().message);
+}
+
+void Router::ensure_probes(Run& run) {
+  if (!run.probes_computed) set_probes(run, probe_calls(*validator_, run.req));
 }
 
 void Router::ask_teachers(Run& run) {

@@ -49,8 +49,9 @@ std::string normalise_output(std::string got) {
 
 }  // namespace
 
-Result<std::vector<std::string>> probe_calls(v::Validator& validator,
-                                             const ParsedRequest& request) {
+namespace {
+
+v::Job probe_job(const ParsedRequest& request) {
   json examples = json::array();
   for (const v::TestCase& c : request.examples) examples.push_back(c.code);
   // JSON strings with ASCII escapes are Python string literals too.
@@ -63,7 +64,10 @@ Result<std::vector<std::string>> probe_calls(v::Validator& validator,
   job.tests.cases.push_back(output_case(
       "probe calls", "print(json.dumps(probe_calls(" + literal(request.entry_point) + ", " +
                          literal(examples) + ", " + literal(request.signature) + ")))"));
-  v::RunResult r = validator.run(job);
+  return job;
+}
+
+Result<std::vector<std::string>> read_probes(const v::RunResult& r) {
   if (r.tests.empty() || r.tests[0].got.empty() || r.tests[0].got.starts_with("Traceback"))
     return Error{"probe.py: could not compute probe inputs (" +
                  std::string(v::to_string(r.status)) + ": " + r.reason +
@@ -76,58 +80,81 @@ Result<std::vector<std::string>> probe_calls(v::Validator& validator,
   return out;
 }
 
+v::Job candidate_job(const ParsedRequest& request, const std::vector<std::string>& probes,
+                     const Candidate& c) {
+  v::Job job;
+  job.code = c.code;
+  job.limits = probe_limits();
+  job.tests.form = v::TestForm::asserts;
+  job.tests.entry_point = request.entry_point;
+  // The first case only proves the code defines the function: a request without
+  // examples or probes still needs a completed test to tell loading code from broken.
+  v::TestCase defines;
+  defines.name = "defines " + request.entry_point;
+  defines.code = "assert callable(" + request.entry_point + ")";
+  defines.origin = "router";
+  job.tests.cases.push_back(std::move(defines));
+  for (const v::TestCase& e : request.examples) job.tests.cases.push_back(e);
+  for (size_t i = 0; i < probes.size(); ++i)
+    job.tests.cases.push_back(output_case("probe " + std::to_string(i + 1), probes[i]));
+  return job;
+}
+
+void read_candidate(const ParsedRequest& request, size_t n_probes, const v::RunResult& r,
+                    Candidate& c) {
+  const size_t n_examples = request.examples.size();
+  constexpr size_t kFirstExample = 1;  // after the "defines" case
+  c.status = r.status;
+  c.examples_total = static_cast<int>(n_examples);
+  c.examples_passed = 0;
+  c.failure.clear();
+  c.outputs.assign(n_probes, "!NotRun");
+  c.loaded = !r.tests.empty() && r.tests[0].outcome == v::Outcome::passed;
+  for (size_t k = kFirstExample; k < r.tests.size(); ++k) {
+    const v::TestOutcome& o = r.tests[k];
+    size_t t = k - kFirstExample;
+    if (t < n_examples) {
+      if (o.outcome == v::Outcome::passed)
+        ++c.examples_passed;
+      else if (c.failure.empty())
+        c.failure = request.examples[t].code + "\n" +
+                    (o.message.empty() ? std::string(v::to_string(o.outcome)) : o.message);
+    } else if (t - n_examples < n_probes && o.outcome != v::Outcome::not_run) {
+      c.outputs[t - n_examples] = normalise_output(o.got.empty() ? "!" + o.message : o.got);
+    }
+  }
+  // A candidate that does not even load passes nothing, whatever the run says.
+  if (!c.loaded) {
+    c.examples_passed = 0;
+    if (c.failure.empty()) c.failure = r.reason;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> probe_calls(v::Validator& validator,
+                                             const ParsedRequest& request) {
+  return read_probes(validator.run(probe_job(request)));
+}
+
 void run_candidates(v::Validator& validator, const ParsedRequest& request,
                     const std::vector<std::string>& probes, std::span<Candidate> candidates) {
   std::vector<v::Job> jobs;
-  for (const Candidate& c : candidates) {
-    v::Job job;
-    job.code = c.code;
-    job.limits = probe_limits();
-    job.tests.form = v::TestForm::asserts;
-    job.tests.entry_point = request.entry_point;
-    // The first case only proves the code defines the function: a request without
-    // examples or probes still needs a completed test to tell loading code from broken.
-    v::TestCase defines;
-    defines.name = "defines " + request.entry_point;
-    defines.code = "assert callable(" + request.entry_point + ")";
-    defines.origin = "router";
-    job.tests.cases.push_back(std::move(defines));
-    for (const v::TestCase& e : request.examples) job.tests.cases.push_back(e);
-    for (size_t i = 0; i < probes.size(); ++i)
-      job.tests.cases.push_back(output_case("probe " + std::to_string(i + 1), probes[i]));
-    jobs.push_back(std::move(job));
-  }
+  for (const Candidate& c : candidates) jobs.push_back(candidate_job(request, probes, c));
   std::vector<v::RunResult> results = validator.run_all(jobs);
-  const size_t n_examples = request.examples.size();
-  constexpr size_t kFirstExample = 1;  // after the "defines" case
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    Candidate& c = candidates[i];
-    const v::RunResult& r = results[i];
-    c.status = r.status;
-    c.examples_total = static_cast<int>(n_examples);
-    c.examples_passed = 0;
-    c.failure.clear();
-    c.outputs.assign(probes.size(), "!NotRun");
-    c.loaded = !r.tests.empty() && r.tests[0].outcome == v::Outcome::passed;
-    for (size_t k = kFirstExample; k < r.tests.size(); ++k) {
-      const v::TestOutcome& o = r.tests[k];
-      size_t t = k - kFirstExample;
-      if (t < n_examples) {
-        if (o.outcome == v::Outcome::passed)
-          ++c.examples_passed;
-        else if (c.failure.empty())
-          c.failure = request.examples[t].code + "\n" +
-                      (o.message.empty() ? std::string(v::to_string(o.outcome)) : o.message);
-      } else if (t - n_examples < probes.size() && o.outcome != v::Outcome::not_run) {
-        c.outputs[t - n_examples] = normalise_output(o.got.empty() ? "!" + o.message : o.got);
-      }
-    }
-    // A candidate that does not even load passes nothing, whatever the run says.
-    if (!c.loaded) {
-      c.examples_passed = 0;
-      if (c.failure.empty()) c.failure = r.reason;
-    }
-  }
+  for (size_t i = 0; i < candidates.size(); ++i)
+    read_candidate(request, probes.size(), results[i], candidates[i]);
+}
+
+Result<std::vector<std::string>> probe_calls_beside(v::Validator& validator,
+                                                    const ParsedRequest& request,
+                                                    std::span<Candidate> candidates) {
+  std::vector<v::Job> jobs = {probe_job(request)};
+  for (const Candidate& c : candidates) jobs.push_back(candidate_job(request, {}, c));
+  std::vector<v::RunResult> results = validator.run_all(jobs);
+  for (size_t i = 0; i < candidates.size(); ++i)
+    read_candidate(request, 0, results[i + 1], candidates[i]);
+  return read_probes(results[0]);
 }
 
 }  // namespace yantra::router

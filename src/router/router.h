@@ -170,6 +170,11 @@ Result<std::vector<std::string>> probe_calls(validator::Validator& validator,
 // Runs each candidate on the examples and the probe calls and fills in its results.
 void run_candidates(validator::Validator& validator, const ParsedRequest& request,
                     const std::vector<std::string>& probes, std::span<Candidate> candidates);
+// probe_calls and, in the same batch of runs, each candidate on the examples alone (its
+// probe outputs stay empty): a sure student answer costs one round of runs, not two.
+Result<std::vector<std::string>> probe_calls_beside(validator::Validator& validator,
+                                                    const ParsedRequest& request,
+                                                    std::span<Candidate> candidates);
 // CodeT-style dual execution: a candidate's support is its agreement on the probe outputs
 // with the others (a different model counts fully, another sample of the same model a
 // little); its score combines support with the examples it passed, and its confidence is
@@ -314,6 +319,9 @@ struct RouterOptions {
   int open_samples = 0;            // samples per open-source call (0: settings.samples)
   int premium_samples = 1;         // samples per premium call
   double learn_confidence = 0.95;  // answers at least this likely to pass become entries
+  // The nearest library entry answers alone, run beside the probe inputs' computation, when
+  // it is at least this likely to pass; below, the ten nearest all run and are weighed.
+  double student_alone_confidence = 0.9;
   Calibration calibration = Calibration::builtin();  // scores to probabilities
   // How requests are embedded; the library must hold entries embedded the same way
   // (Library::use_embedder).
@@ -348,6 +356,8 @@ class Router {
 
  private:
   bool ask_student(Run& run);
+  void set_probes(Run& run, Result<std::vector<std::string>> probes);
+  void ensure_probes(Run& run);
   void report_near_misses(Run& run, const std::vector<Candidate>& tries,
                           const std::vector<const library::Hit*>& from, std::optional<size_t> best);
   void load_earlier(Run& run);

@@ -185,4 +185,24 @@ TEST_F(StudentRetrieval, WithoutExamplesOnlyANearIdenticalRequestIsAnswered) {
   EXPECT_TRUE(contains(route_text(near), "no examples (the request has none")) << route_text(near);
 }
 
+TEST_F(StudentRetrieval, ProbesComputedBesideTheFirstRunsAreTheSameAsAlone) {
+  auto req = router::parse_request({kPalindromeRequest, "", ""});
+  ASSERT_TRUE(req.ok()) << req.error().message;
+  auto alone = router::probe_calls(*pool_, *req);
+  ASSERT_TRUE(alone.ok()) << alone.error().message;
+  ASSERT_FALSE(alone->empty());
+  router::Candidate right, wrong;
+  right.code = kPalindromeCode;
+  wrong.code = "def is_palindrome(text: str) -> bool:\n    return len(text) > 100\n";
+  std::vector<router::Candidate> both = {right, wrong};
+  auto beside = router::probe_calls_beside(*pool_, *req, both);
+  ASSERT_TRUE(beside.ok()) << beside.error().message;
+  EXPECT_EQ(*beside, *alone);
+  EXPECT_TRUE(both[0].passes_examples());
+  EXPECT_EQ(both[0].examples_total, 3);
+  EXPECT_TRUE(both[0].outputs.empty()) << "run on the examples alone";
+  EXPECT_FALSE(both[1].passes_examples());
+  EXPECT_TRUE(contains(both[1].failure, "is_palindrome('')")) << both[1].failure;
+}
+
 }  // namespace
