@@ -233,6 +233,8 @@ struct GeneralizeSet {
   size_t requests = 0;
   size_t learned_requests = 0;  // requests whose nominal task has a learned library entry
   size_t renamed = 0;           // requests that ask for another function name
+  // Renamed tasks whose test also calls the nominal name, scored with it bound to the answer.
+  std::vector<std::string> tests_aliased;
   size_t student = 0, student_learned = 0, student_passed = 0;
   // Student answers of requests that called no teacher (fewer where the router credits the
   // student with an earlier answer that rejoined the candidates after a teacher call).
@@ -243,6 +245,15 @@ struct GeneralizeSet {
   size_t exact = 0, exact_passed = 0, exact_plus_scored = 0, exact_plus_passed = 0;
   // Student answers reusing the entry of another task than the request's (right or not).
   size_t student_other_task = 0, student_other_task_passed = 0;
+  // Each student answer that fails the hidden tests or HumanEval+, and the entry it reused.
+  struct Miss {
+    std::string task;
+    int64_t entry = 0;
+    std::string entry_task;      // the task the entry was stored for; empty: none of these
+    bool entry_pending = false;  // kept as evidence, not learned
+    bool hidden_failed = false, plus_failed = false;
+  };
+  std::vector<Miss> misses;
   CascadeRound round;         // pass rate, cost against gpt-4 alone, tiers
   double student_p50_ms = 0;  // the router's time for the student's answers, in-process
   // The same round asked again, from the same learned state, with the hashed view.
@@ -265,6 +276,7 @@ struct GeneralizeBenchResult {
   int learn_rounds = 0;
   size_t tasks = 0, learned_tasks = 0;      // tasks with a learned entry after the learn phase
   size_t learned = 0, learned_passing = 0;  // learned entries, and those that pass
+  size_t learned_plus_scored = 0, learned_plus_passed = 0;  // the same on HumanEval+
   std::vector<CascadeRound> learn;          // one per learn round
   std::string view;                         // "encoder", "view" or "hashed"
   size_t encoder_requests = 0;              // the encoder's fine-tuning after the learn phase

@@ -4,6 +4,7 @@
 // perturbed sets' tests and HumanEval+ score the answers afterwards, on sandboxes of their
 // own.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -25,6 +26,15 @@ struct PerturbedSet {
   std::vector<Task> tasks;               // the learned tasks it rewords, in the file's order
   std::map<std::string, Hidden> hidden;  // its own tests and names, gpt-4's nominal runs
   std::map<std::string, std::string> nominal_entry;  // task id -> the nominal name
+  // Renamed tasks whose test calls the function by its nominal name as well (HumanEval/33
+  // compares with sort_third itself): scored with that name bound to the renamed function,
+  // or no renamed answer could pass.
+  std::vector<std::string> tests_aliased;
+};
+
+struct EntryOrigin {
+  std::string task;
+  bool pending = false;
 };
 
 struct Bench {
@@ -36,6 +46,9 @@ struct Bench {
   Scorer scorer;
   PlusScorer plus;
   std::map<std::string, library::Entry> learned;  // task id -> its most confident entry
+  // Every valid entry of a task (pending evidence included), by id: which task it was
+  // stored for, and whether the router had learned it or only kept it.
+  std::map<int64_t, EntryOrigin> origin;
   std::set<std::string> learned_prompts;          // what an exact-match cache holds
   std::vector<double> student_ms;                 // every set's student answers
 };
@@ -75,12 +88,14 @@ Result<std::vector<CascadeRound>> learn(Bench& b, CascadeRouter& cascade,
 }
 
 // Task id -> its most confident learned entry (not pending, not avoid, valid).
-Result<std::map<std::string, library::Entry>> learned_entries(library::Library& library,
-                                                              const std::vector<Task>& tasks) {
+Result<std::map<std::string, library::Entry>> learned_entries(
+    library::Library& library, const std::vector<Task>& tasks,
+    std::map<int64_t, EntryOrigin>* origin = nullptr) {
   auto entries = entries_of_tasks(library, tasks);
   if (!entries) return entries.error();
   std::map<std::string, library::Entry> learned;
   for (TaskEntry& te : *entries) {
+    if (origin) (*origin)[te.entry.id] = {te.task->id, te.entry.pending};
     if (te.entry.pending) continue;
     auto [it, fresh] = learned.try_emplace(te.task->id, te.entry);
     if (!fresh && te.entry.confidence > it->second.confidence) it->second = std::move(te.entry);
@@ -97,7 +112,7 @@ Result<void> learn_phase(Bench& b, GeneralizeBenchResult& r) {
   auto rounds = learn(b, **cascade, b.tasks, "learn");
   if (!rounds) return rounds.error();
   r.learn = std::move(rounds).value();
-  auto learned = learned_entries((*cascade)->library(), b.tasks);
+  auto learned = learned_entries((*cascade)->library(), b.tasks, &b.origin);
   if (!learned) return learned.error();
   b.learned = std::move(learned).value();
   for (const Task& t : b.tasks) {
@@ -106,6 +121,12 @@ Result<void> learn_phase(Bench& b, GeneralizeBenchResult& r) {
     b.learned_prompts.insert(t.prompt);
     ++r.learned;
     r.learned_passing += b.scorer.passes(b.hidden.at(t.id), it->second.code);
+    // What the student can answer is what the library holds: a learned entry that fails
+    // HumanEval+ fails it for every request it answers.
+    if (auto plus = b.plus.passes(t.id, b.hidden.at(t.id).entry_point, it->second.code)) {
+      ++r.learned_plus_scored;
+      r.learned_plus_passed += *plus;
+    }
   }
   r.learned_tasks = b.learned.size();
   // As `yantra train --encoder` after learning: the encoder learns from the requests the
@@ -144,7 +165,14 @@ Result<PerturbedSet> load_set(const Bench& b, const fs::path& file) {
     if (nominal == b.hidden.end()) continue;  // not among the tasks learned (--tasks)
     if (set.hidden.count(id)) return Error::in(file.string(), id + " appears twice");
     set.tasks.push_back({id, row["prompt"]});
-    set.hidden[id] = {row["test"], row["entry_point"], nominal->second.gpt4_cost,
+    const std::string& renamed = row["entry_point"].get_ref<const std::string&>();
+    const std::string& nominal_name = nominal->second.entry_point;
+    std::string test = row["test"];
+    if (auto aliased = alias_nominal_name(test, nominal_name, renamed)) {
+      test = std::move(*aliased);
+      set.tests_aliased.push_back(id);
+    }
+    set.hidden[id] = {std::move(test), renamed, nominal->second.gpt4_cost,
                       nominal->second.gpt4_passed};
     set.nominal_entry[id] = nominal->second.entry_point;
   }
@@ -190,6 +218,8 @@ double median(std::vector<double> v) {
 // One student answer, kept for HumanEval+ after the round.
 struct StudentAnswer {
   std::string task, code;
+  int64_t entry = 0;
+  bool passed = false;  // the hidden tests
 };
 
 // The exact-match cache's side: requests whose text is a learned nominal prompt.
@@ -239,24 +269,16 @@ Result<GeneralizeSet::Baseline> ask_set_hashed(Bench& b, const PerturbedSet& set
   return h;
 }
 
-// Which task each learned entry was learned for: a student answer from another task's
-// entry is reuse across tasks, right or wrong.
-std::map<int64_t, std::string> task_of_entries(const Bench& b) {
-  std::map<int64_t, std::string> task_of;
-  for (const auto& [task, entry] : b.learned) task_of[entry.id] = task;
-  return task_of;
-}
-
 Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
   GeneralizeSet g;
   g.name = set.name;
+  g.tests_aliased = set.tests_aliased;
   std::string dir = b.root + "/sets/" + set.name;
   if (auto ok = copy_state(b.root + "/learn", dir); !ok) return ok.error();
   auto server = start_server(b, &set);
   if (!server) return server.error();
   auto cascade = CascadeRouter::open(b.o.cascade, dir, (*server)->port(), *b.pools.router);
   if (!cascade) return cascade.error();
-  const std::map<int64_t, std::string> task_of = task_of_entries(b);
   std::vector<double> ms;
   std::vector<StudentAnswer> answers;
   auto round =
@@ -271,22 +293,30 @@ Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
         g.student_alone += a.answer->teacher_calls == 0;
         g.student_learned += learned;
         g.student_passed += a.passed;
-        auto from = task_of.find(a.answer->library_id);
-        if (from != task_of.end() && from->second != t.id) {
+        auto from = b.origin.find(a.answer->library_id);
+        if (from != b.origin.end() && from->second.task != t.id) {
           ++g.student_other_task;
           g.student_other_task_passed += a.passed;
         }
         ms.push_back(1000 * a.seconds);
-        answers.push_back({t.id, a.answer->code});
+        answers.push_back({t.id, a.answer->code, a.answer->library_id, a.passed});
       });
   if (!round) return round.error();
   g.round = *round;
   g.requests = round->requests;
-  for (const StudentAnswer& s : answers)
-    if (auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code)) {
+  for (const StudentAnswer& s : answers) {
+    auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code);
+    if (plus) {
       ++g.student_plus_scored;
       g.student_plus_passed += *plus;
     }
+    if (s.passed && plus.value_or(true)) continue;
+    GeneralizeSet::Miss miss{s.task, s.entry, "", false, !s.passed, plus && !*plus};
+    if (auto from = b.origin.find(s.entry); from != b.origin.end())
+      std::tie(miss.entry_task, miss.entry_pending) =
+          std::tie(from->second.task, from->second.pending);
+    g.misses.push_back(std::move(miss));
+  }
   score_exact(b, set, g);
   g.student_p50_ms = median(ms);
   b.student_ms.insert(b.student_ms.end(), ms.begin(), ms.end());
@@ -388,6 +418,18 @@ Result<std::unique_ptr<Bench>> open_bench(const GeneralizeBenchOptions& o) {
 }
 
 }  // namespace
+
+std::optional<std::string> alias_nominal_name(const std::string& test, const std::string& nominal,
+                                              const std::string& renamed) {
+  if (nominal == renamed) return std::nullopt;
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = test.find(nominal); at != std::string::npos; at = test.find(nominal, at + 1)) {
+    size_t end = at + nominal.size();
+    if ((at == 0 || !ident(test[at - 1])) && (end == test.size() || !ident(test[end])))
+      return nominal + " = " + renamed + "\n" + test;
+  }
+  return std::nullopt;
+}
 
 Result<GeneralizeBenchResult> run_generalize_bench(const GeneralizeBenchOptions& o) {
   auto started = std::chrono::steady_clock::now();

@@ -14,7 +14,8 @@ constexpr const char* kNotes =
     "renames the function, the recorded code is renamed by a whole-word rename of the task's "
     "entry point.\nstudent: answers the router labels \"student\": the 10 library entries "
     "nearest to the request (encoder: the trained encoder over the request view; request "
-    "view: the view alone), each adapted and run on the request's examples and probes; "
+    "view: the view alone), adapted to the request; the nearest runs on the request's examples "
+    "and answers alone when it is sure, else all ten run on the examples and probes; "
     "\"no teacher called\": those whose request called no teacher (fewer where the router "
     "credits the student with an answer a teacher was also asked for).\nhashed words: the "
     "same round from the same learned state, requests and entries embedded by their hashed "
@@ -34,6 +35,16 @@ std::string cell(const std::string& text, size_t width) {
   return text.size() >= width ? text + "  " : text + std::string(width - text.size(), ' ');
 }
 
+// "HumanEval/32 fails the hidden tests and HumanEval+: entry #12 of HumanEval/32 (pending)"
+std::string miss_text(const GeneralizeSet::Miss& m) {
+  std::string fails = m.hidden_failed && m.plus_failed ? "the hidden tests and HumanEval+"
+                      : m.hidden_failed                ? "the hidden tests"
+                                                       : "HumanEval+";
+  std::string from = m.entry_task.empty() ? "an entry of no asked task" : "of " + m.entry_task;
+  return m.task + " fails " + fails + ": entry #" + std::to_string(m.entry) + " " + from +
+         (m.entry_pending ? " (kept as evidence, not learned)" : " (learned)");
+}
+
 void set_table(std::ostringstream& t, const GeneralizeSet& g, const std::string& view) {
   constexpr size_t kLabel = 26, kStudent = 25, kHashed = 25;
   t << "\n"
@@ -42,6 +53,12 @@ void set_table(std::ostringstream& t, const GeneralizeSet& g, const std::string&
     << pct(ratio(double(g.round.passed), double(g.requests))) << ", cost "
     << pct(ratio(g.round.cost_usd, g.round.gpt4_cost_usd)) << " of gpt-4; " << shares_text(g.round)
     << "\n";
+  if (!g.tests_aliased.empty()) {
+    t << "  scored with the nominal name bound to the renamed function (the set's test calls it "
+         "too):";
+    for (const std::string& id : g.tests_aliased) t << " " << id;
+    t << "\n";
+  }
   const GeneralizeSet::Baseline& h = g.hashed;
   t << "  " << cell("", kLabel) << cell("student (" + view + ")", kStudent)
     << cell(h.ran ? "student (hashed words)" : "", kHashed) << "exact-match cache\n";
@@ -67,6 +84,7 @@ void set_table(std::ostringstream& t, const GeneralizeSet& g, const std::string&
           pct(ratio(h.round.cost_usd, h.round.gpt4_cost_usd)),
       "");
   row("answer time p50", format_fixed(g.student_p50_ms, 1) + " ms", "", "");
+  for (const GeneralizeSet::Miss& m : g.misses) t << "  wrong: " << miss_text(m) << "\n";
 }
 
 Json set_json(const GeneralizeSet& g) {
@@ -74,6 +92,7 @@ Json set_json(const GeneralizeSet& g) {
   j["requests"] = g.requests;
   j["learned_requests"] = g.learned_requests;
   j["renamed"] = g.renamed;
+  j["tests_aliased"] = g.tests_aliased;
   j["student_answers"] = g.student;
   j["student_share"] = ratio(double(g.student), double(g.requests));
   j["student_share_no_teacher"] = ratio(double(g.student_alone), double(g.requests));
@@ -87,6 +106,15 @@ Json set_json(const GeneralizeSet& g) {
   j["student_other_task"] = g.student_other_task;
   j["student_other_task_passed"] = g.student_other_task_passed;
   j["student_p50_ms"] = g.student_p50_ms;
+  Json misses = Json::array();
+  for (const GeneralizeSet::Miss& m : g.misses)
+    misses.push_back({{"task", m.task},
+                      {"entry", m.entry},
+                      {"entry_task", m.entry_task},
+                      {"entry_pending", m.entry_pending},
+                      {"hidden_failed", m.hidden_failed},
+                      {"plus_failed", m.plus_failed}});
+  j["student_misses"] = misses;
   if (const GeneralizeSet::Baseline& h = g.hashed; h.ran)
     j["baseline_hashed"] = {
         {"student_share", ratio(double(h.student), double(g.requests))},
@@ -130,7 +158,8 @@ void render_generalize(GeneralizeBenchResult& r) {
   std::ostringstream t;
   t << "generalize: " << r.tasks << " tasks learned over " << r.learn_rounds
     << " rounds (learned entries for " << r.learned_tasks << " tasks, " << r.learned_passing
-    << " of them pass the hidden tests), then " << r.sets.size()
+    << " of them pass the hidden tests, " << r.learned_plus_passed << " of "
+    << r.learned_plus_scored << " HumanEval+), then " << r.sets.size()
     << (r.sets.size() == 1 ? " reworded set" : " reworded sets")
     << ", each asked once from a copy of that state; " << static_cast<int>(r.seconds) << " s\n"
     << kNotes << "\n\nlearn round  pass     vs gpt-4  library  tiers\n";
@@ -160,6 +189,7 @@ void render_generalize(GeneralizeBenchResult& r) {
   j["tasks"] = r.tasks;
   j["learned_tasks"] = r.learned_tasks;
   j["learned_precision"] = share_or_null(r.learned_passing, r.learned);
+  j["learned_precision_plus"] = share_or_null(r.learned_plus_passed, r.learned_plus_scored);
   j["view"] = r.view;
   Json sets = Json::object();
   for (const GeneralizeSet& g : r.sets) sets[g.name] = set_json(g);

@@ -134,6 +134,12 @@ Result<CascadeRound> ask_round(router::Router& router, const std::vector<Task>& 
 
 // The library's valid entries that answer one of `tasks` (stored for its very prompt),
 // avoid entries left out; pending ones (evidence) are among them, marked.
+// A renamed set's test that also calls the function by its nominal name (HumanEval/33
+// compares with sort_third itself) fails every renamed answer, right or wrong: the test
+// with the nominal name bound to the renamed function first; none when it does not.
+std::optional<std::string> alias_nominal_name(const std::string& test, const std::string& nominal,
+                                              const std::string& renamed);
+
 struct TaskEntry {
   const Task* task = nullptr;
   library::Entry entry;

@@ -39,7 +39,7 @@ bool ask_on_terminal(const router::TeacherInfo& t, double estimated_usd) {
 Json to_json(const router::Answer& a) {
   Json route = Json::array();
   for (const router::Decision& d : a.route)
-    route.push_back({{"step", d.step}, {"action", d.action}, {"reason", d.reason}});
+    route.push_back({{"step", d.step}, {"action", d.action}, {"reason", d.reason}, {"ms", d.ms}});
   return {{"answered", a.answered},
           {"entry_point", a.entry_point},
           {"code", a.code},
@@ -70,7 +70,7 @@ void print_text(const router::Answer& a, bool dry_run) {
   std::cerr << (dry_run ? "route:\n" : "route taken:\n");
   for (const router::Decision& d : a.route)
     std::cerr << "  " << d.step << ": " << d.action << (d.reason.empty() ? "" : " - ") << d.reason
-              << "\n";
+              << (dry_run ? "" : " [" + format_fixed(d.ms, 1) + " ms]") << "\n";
   if (!dry_run)
     std::cerr << (a.answered ? "answered by " + a.tier + " (" + a.provider + "/" + a.model + ")"
                              : std::string("no answer passed its tests"))

@@ -1,6 +1,7 @@
 // Internal to the router: the state of one request on its way through the router.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 namespace yantra::router {
 
 struct Router::Run {
+  std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
   ParsedRequest req;
   std::vector<float> embedding;
   std::vector<std::string> probes;

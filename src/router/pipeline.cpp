@@ -26,6 +26,15 @@ std::string step_name(const TeacherInfo& t) {
   return router::step_name(t.provider, t.model);
 }
 
+// The best candidate is an earlier answer kept as evidence that no other model confirmed,
+// and no teacher was asked yet: served now, it would pass as the student's answer though the
+// router was not sure enough to learn it. The cheapest teacher is asked first.
+bool unconfirmed_evidence(const Router::Run& run) {
+  if (!run.best || run.called) return false;
+  const Candidate& c = run.candidates[*run.best];
+  return c.pending && !c.corroborated;
+}
+
 }  // namespace
 
 Router::Router(validator::Validator* validator, Teachers* teachers, library::Library* library,
@@ -43,7 +52,10 @@ void Router::decide(Run& run, std::string step, std::string action, std::string 
     auto r = ledger_->record_decision({run.answer.request_id, step, action, reason});
     if (!r) run.answer.route.push_back({"ledger", "error", r.error().message});
   }
-  run.answer.route.push_back({std::move(step), std::move(action), std::move(reason)});
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - run.began)
+          .count();
+  run.answer.route.push_back({std::move(step), std::move(action), std::move(reason), ms});
 }
 
 Result<Answer> Router::generate(const Request& request) {
@@ -55,7 +67,7 @@ Result<Answer> Router::generate(const Request& request) {
   run.answer.request_id = new_request_id();
   run.answer.entry_point = run.req.entry_point;
   run.embedding = embed_request(options_.embedder, run.req);
-  // The student computes the probe inputs beside its first runs when it tries entries.
+  // The student computes the probe inputs only when its nearest entry is not sure enough.
   if (!ask_student(run)) {
     ensure_probes(run);
     load_earlier(run);
@@ -81,16 +93,13 @@ Result<Answer> Router::dry_run(const Request& request) {
   return std::move(run.answer);
 }
 
-void Router::set_probes(Run& run, Result<std::vector<std::string>> probes) {
+void Router::ensure_probes(Run& run) {
+  if (run.probes_computed) return;
   run.probes_computed = true;
-  if (probes)
+  if (auto probes = probe_calls(*validator_, run.req))
     run.probes = std::move(probes).value();
   else
     decide(run, "probes", "none", probes.error().message);
-}
-
-void Router::ensure_probes(Run& run) {
-  if (!run.probes_computed) set_probes(run, probe_calls(*validator_, run.req));
 }
 
 void Router::ask_teachers(Run& run) {
@@ -115,7 +124,7 @@ void Router::ask_teachers(Run& run) {
         decide(run, step_name(t), "skip", "security-critical: straight to a premium teacher");
         continue;
       }
-      if (sure >= s.premium_confidence) break;
+      if (sure >= s.premium_confidence && !unconfirmed_evidence(run)) break;
       ask_teacher(run, i);
       continue;
     }

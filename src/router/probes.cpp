@@ -146,15 +146,4 @@ void run_candidates(v::Validator& validator, const ParsedRequest& request,
     read_candidate(request, probes.size(), results[i], candidates[i]);
 }
 
-Result<std::vector<std::string>> probe_calls_beside(v::Validator& validator,
-                                                    const ParsedRequest& request,
-                                                    std::span<Candidate> candidates) {
-  std::vector<v::Job> jobs = {probe_job(request)};
-  for (const Candidate& c : candidates) jobs.push_back(candidate_job(request, {}, c));
-  std::vector<v::RunResult> results = validator.run_all(jobs);
-  for (size_t i = 0; i < candidates.size(); ++i)
-    read_candidate(request, 0, results[i + 1], candidates[i]);
-  return read_probes(results[0]);
-}
-
 }  // namespace yantra::router

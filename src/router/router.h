@@ -170,11 +170,6 @@ Result<std::vector<std::string>> probe_calls(validator::Validator& validator,
 // Runs each candidate on the examples and the probe calls and fills in its results.
 void run_candidates(validator::Validator& validator, const ParsedRequest& request,
                     const std::vector<std::string>& probes, std::span<Candidate> candidates);
-// probe_calls and, in the same batch of runs, each candidate on the examples alone (its
-// probe outputs stay empty): a sure student answer costs one round of runs, not two.
-Result<std::vector<std::string>> probe_calls_beside(validator::Validator& validator,
-                                                    const ParsedRequest& request,
-                                                    std::span<Candidate> candidates);
 // CodeT-style dual execution: a candidate's support is its agreement on the probe outputs
 // with the others (a different model counts fully, another sample of the same model a
 // little); its score combines support with the examples it passed, and its confidence is
@@ -277,6 +272,7 @@ struct Decision {
   std::string step;    // "student", "codellama/codellama-34b-instruct", "learn", ...
   std::string action;  // "answer", "skip", "ask", "escalate", "refused", "store", ...
   std::string reason;  // "novel: the nearest library entry is 0.41 similar (< 0.90)"
+  double ms = 0;       // when it was taken, in milliseconds since the request began
 };
 
 // The pass-probability head's forecast for one candidate, made before it learned the
@@ -356,7 +352,6 @@ class Router {
 
  private:
   bool ask_student(Run& run);
-  void set_probes(Run& run, Result<std::vector<std::string>> probes);
   void ensure_probes(Run& run);
   void report_near_misses(Run& run, const std::vector<Candidate>& tries,
                           const std::vector<const library::Hit*>& from, std::optional<size_t> best);

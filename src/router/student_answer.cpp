@@ -177,23 +177,20 @@ bool Router::ask_student(Run& run) {
                entry_label(*from[0]) + " (" + format_fixed(from[0]->similarity, 2) + " similar)");
     return false;
   }
-  // The nearest entry runs on the examples first, beside the computation of the probe
-  // inputs (one round of runs): a reworded request's own entry is usually the nearest,
-  // and an answer that sure (RouterOptions::student_alone_confidence) needs nothing more.
-  // Otherwise every entry runs on the examples and the probes, and all of them are
-  // weighed: a second entry that passes the examples but behaves otherwise shows there,
-  // and agreement with the teachers later reads the probe outputs too.
-  const size_t first = std::min(tries.size(), size_t(std::max(1, validator_->workers() - 1)));
-  std::span<Candidate> head(tries.data(), first);
-  if (run.probes_computed)
-    run_candidates(*validator_, run.req, run.probes, head);
-  else
-    set_probes(run, probe_calls_beside(*validator_, run.req, head));
-  std::optional<size_t> best =
-      weigh_tries(tries, from, first, run.req.examples, options_.calibration);
-  size_t ran = first;
+  // The nearest entry runs alone on the request's examples first: a reworded request's own
+  // entry is usually the nearest, and an answer that sure
+  // (RouterOptions::student_alone_confidence) needs one sandbox run and nothing more. The
+  // probe inputs cost twice that run, so they are computed only otherwise: then every entry
+  // runs on the examples and the probes, and all of them are weighed; a second entry that
+  // passes the examples but behaves otherwise shows there, and agreement with the teachers
+  // later reads the probe outputs too.
+  std::span<Candidate> nearest(tries.data(), 1);
+  run_candidates(*validator_, run.req, {}, nearest);
+  std::optional<size_t> best = weigh_tries(tries, from, 1, run.req.examples, options_.calibration);
+  size_t ran = 1;
   const double sure = std::max(s.student_confidence, options_.student_alone_confidence);
   if (!best || tries[*best].confidence < sure) {
+    ensure_probes(run);
     run_candidates(*validator_, run.req, run.probes, tries);
     ran = tries.size();
     best = weigh_tries(tries, from, ran, run.req.examples, options_.calibration);

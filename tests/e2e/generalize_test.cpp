@@ -149,6 +149,19 @@ TEST(GeneralizeBench, ARenamedSetIsAskedAndNoHiddenTestReachesTheRouter) {
   EXPECT_EQ(s["exact_cache_share"], 0.0);
   EXPECT_GE(s["cost_vs_gpt4"].get<double>(), 0.0);
   EXPECT_EQ(s["student_p50_ms"].get<double>() > 0, student > 0) << s;
+  // Every student answer that fails is listed with the entry it reused; the hidden-test
+  // failures among them are what the precision leaves out.
+  ASSERT_TRUE(s["student_misses"].is_array()) << s;
+  size_t hidden_failed = 0;
+  for (const json& m : s["student_misses"]) {
+    EXPECT_TRUE(m["hidden_failed"].get<bool>() || m["plus_failed"].get<bool>()) << m;
+    EXPECT_GT(m["entry"].get<int64_t>(), 0) << m;
+    hidden_failed += m["hidden_failed"].get<bool>();
+  }
+  if (student > 0)
+    EXPECT_NEAR(s["student_precision"].get<double>(), 1.0 - double(hidden_failed) / student, 1e-9);
+  EXPECT_TRUE(s["tests_aliased"].is_array()) << s;
+  expect_precision(j, "learned_precision_plus", j["learned_tasks"].get<size_t>());
   const json& x = j["cross_task"];
   ASSERT_TRUE(x.is_object()) << j;
   EXPECT_EQ(x["requests"], 3);
@@ -182,6 +195,30 @@ TEST(GeneralizeBench, ARenamedSetIsAskedAndNoHiddenTestReachesTheRouter) {
     EXPECT_FALSE(contains(sent, marker)) << marker;
   }
   fs::remove_all(dir);
+}
+
+// HumanEval/33's test compares with sort_third itself: renamed, it would fail every answer.
+TEST(GeneralizeBench, ATestCallingTheNominalNameIsScoredWithItBoundToTheAnswer) {
+  using yantra::bench::alias_nominal_name;
+  const std::string test = "def check(candidate):\n    assert candidate([1]) == sort_third([1])\n";
+  auto aliased = alias_nominal_name(test, "sort_third", "sortThird");
+  ASSERT_TRUE(aliased.has_value());
+  EXPECT_EQ(*aliased, "sort_third = sortThird\n" + test);
+  // Not renamed, or the name only inside a longer one: the test as it is.
+  EXPECT_FALSE(alias_nominal_name(test, "sort_third", "sort_third").has_value());
+  EXPECT_FALSE(
+      alias_nominal_name("assert candidate(1) == my_sort_third_x(1)\n", "sort_third", "sortThird")
+          .has_value());
+  EXPECT_FALSE(
+      alias_nominal_name("assert candidate(1) == 1\n", "sort_third", "sortThird").has_value());
+  // Run for real: the aliased test passes a right renamed answer, the bare one cannot.
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  auto pool = yantra::validator::Validator::start({.workers = 1});
+  ASSERT_TRUE(pool) << pool.error().message;
+  yantra::bench::Scorer scorer(**pool);
+  const std::string answer = "def sortThird(l):\n    return sorted(l)\n";
+  EXPECT_FALSE(scorer.passes({test, "sortThird", {}, {}}, answer));
+  EXPECT_TRUE(scorer.passes({*aliased, "sortThird", {}, {}}, answer));
 }
 
 // The HumanEval+ comparison: the answer's own name, the reference's return values, floats

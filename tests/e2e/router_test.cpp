@@ -177,6 +177,46 @@ TEST(Generate, AnEarlierAnswerPickedAfterATeacherWasCalledIsNotTheStudents) {
   fs::remove_all(dir);
 }
 
+TEST(Generate, AnUnconfirmedEarlierAnswerIsNotServedWithoutATeacher) {
+  // Two teachers whose answers pass the examples but disagree on other inputs: the premium
+  // one is sure enough to serve (0.7 here), but no other model confirms it, so both answers are
+  // kept as evidence, not learned. Asked again, the earlier premium answer must not come back as
+  // the student's with no teacher in the request: the cheapest teacher is asked, and the answer is
+  // credited to a teacher. (Before the fix: no call, and "student".)
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("unconfirmed");
+  FixedAnswerServer open(
+      "def total(xs):\n    ok = len(xs) <= 3 and all(-9 < x < 9 for x in xs)\n"
+      "    return sum(xs) if ok else sum(xs) + 1\n");
+  FixedAnswerServer paid("def total(xs):\n    return sum(xs)\n");
+  ASSERT_TRUE(
+      write_local_teacher(dir, open.port(),
+                          "[providers.paid]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:" +
+                              std::to_string(paid.port()) +
+                              "/v1\"\ntier = \"premium\"\nmodels = "
+                              "[\"big\"]\n[router]\npremium_confidence = 0.7\npremium_consent = "
+                              "\"always\"\n"));
+  const std::string request =
+      "'Return the sum of the numbers in xs. For example total([1, 2, 3]) == 6, "
+      "total([]) == 0, total([5]) == 5 and total([2, 2]) == 4' "
+      "--signature 'def total(xs):' --json --repo " +
+      (dir / "repo").string();
+  int status = 0;
+  std::string out = yantra(dir, "generate " + request, &status);
+  ASSERT_EQ(status, 0) << out;
+  json first = json::parse(out.substr(out.find('{')));
+  ASSERT_FALSE(first["learned"]) << out;
+  ASSERT_GE(first["confidence"].get<double>(), 0.7) << out;
+  ASSERT_EQ(open.requests(), 1) << out;
+  out = yantra(dir, "generate " + request, &status);
+  ASSERT_EQ(status, 0) << out;
+  json second = json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(open.requests(), 2) << out;
+  EXPECT_TRUE(second["answered"]) << out;
+  EXPECT_NE(second["tier"], "student") << out;
+  fs::remove_all(dir);
+}
+
 TEST(Generate, WithoutTeachersSaysHowToConfigureOne) {
   if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
   fs::path dir = fresh_dir("none");

@@ -53,6 +53,28 @@ const char* kSumRequest = R"py(def sum_digits(n: int) -> int:
 )py";
 const char* kSumCode = "def sum_digits(n: int) -> int:\n    return sum(int(c) for c in str(n))\n";
 
+// The real pool, counting the runs the router asks of it.
+class CountingValidator : public validator::Validator {
+ public:
+  explicit CountingValidator(validator::Validator& real) : real_(real) {}
+  validator::RunResult run(const validator::Job& job) override {
+    ++jobs;
+    return real_.run(job);
+  }
+  std::vector<validator::RunResult> run_all(
+      std::span<const validator::Job> batch,
+      const std::function<void(size_t, const validator::RunResult&)>& on_done) override {
+    jobs += batch.size();
+    return real_.run_all(batch, on_done);
+  }
+  int workers() const override { return real_.workers(); }
+  void reset() override { real_.reset(); }
+  size_t jobs = 0;
+
+ private:
+  validator::Validator& real_;
+};
+
 class StudentRetrieval : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -99,10 +121,10 @@ class StudentRetrieval : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
-  router::Answer ask(const std::string& request) {
+  router::Answer ask(const std::string& request, validator::Validator* validator = nullptr) {
     router::RouterOptions options;
     options.learn = false;
-    router::Router router(pool_, nullptr, &*library_, nullptr, options);
+    router::Router router(validator ? validator : pool_, nullptr, &*library_, nullptr, options);
     auto answer = router.generate({request, "", ""});
     EXPECT_TRUE(answer.ok()) << answer.error().message;
     return answer.ok() ? *answer : router::Answer{};
@@ -158,8 +180,12 @@ TEST_F(StudentRetrieval, TwoEntriesThatPassTheExamplesButDisagreeEscalate) {
   // Passes the three examples, but not on longer inputs ('Hello World', 'zbcdzbcd').
   learn(kPalindromeRequest + std::string("# or long\n"), "is_palindrome",
         "def is_palindrome(text: str) -> bool:\n    return len(text) > 6 or text == text[::-1]\n");
-  router::Answer a = ask(kPalindromeReworded);
+  CountingValidator counting(*pool_);
+  router::Answer a = ask(kPalindromeReworded, &counting);
   std::string route = route_text(a);
+  // Not sure from the nearest entry alone: the probe inputs were computed and both entries
+  // ran on them (the nearest, the probe inputs, then both).
+  EXPECT_EQ(counting.jobs, 4u) << route;
   // Two readings of the request and nothing to tell which is meant: the student does not
   // answer on its own (without teachers, the router still returns its best try, unsure).
   EXPECT_FALSE(contains(route, "student answer:")) << route;
@@ -185,24 +211,24 @@ TEST_F(StudentRetrieval, WithoutExamplesOnlyANearIdenticalRequestIsAnswered) {
   EXPECT_TRUE(contains(route_text(near), "no examples (the request has none")) << route_text(near);
 }
 
-TEST_F(StudentRetrieval, ProbesComputedBesideTheFirstRunsAreTheSameAsAlone) {
-  auto req = router::parse_request({kPalindromeRequest, "", ""});
-  ASSERT_TRUE(req.ok()) << req.error().message;
-  auto alone = router::probe_calls(*pool_, *req);
-  ASSERT_TRUE(alone.ok()) << alone.error().message;
-  ASSERT_FALSE(alone->empty());
-  router::Candidate right, wrong;
-  right.code = kPalindromeCode;
-  wrong.code = "def is_palindrome(text: str) -> bool:\n    return len(text) > 100\n";
-  std::vector<router::Candidate> both = {right, wrong};
-  auto beside = router::probe_calls_beside(*pool_, *req, both);
-  ASSERT_TRUE(beside.ok()) << beside.error().message;
-  EXPECT_EQ(*beside, *alone);
-  EXPECT_TRUE(both[0].passes_examples());
-  EXPECT_EQ(both[0].examples_total, 3);
-  EXPECT_TRUE(both[0].outputs.empty()) << "run on the examples alone";
-  EXPECT_FALSE(both[1].passes_examples());
-  EXPECT_TRUE(contains(both[1].failure, "is_palindrome('')")) << both[1].failure;
+TEST_F(StudentRetrieval, ASureAnswerCostsOneSandboxRunAndNoProbeInputs) {
+  int64_t id = learn(kSumRequest, "sum_digits", kSumCode);
+  // The same request under another name: the nearest entry is sure from its examples.
+  std::string renamed = kSumRequest;
+  for (size_t at; (at = renamed.find("sum_digits")) != std::string::npos;)
+    renamed.replace(at, 10, "digit_sum");
+  CountingValidator counting(*pool_);
+  router::Answer a = ask(renamed, &counting);
+  ASSERT_TRUE(a.answered) << route_text(a);
+  EXPECT_EQ(a.tier, "student");
+  EXPECT_EQ(a.library_id, id);
+  EXPECT_GE(a.confidence, router::RouterOptions{}.student_alone_confidence) << route_text(a);
+  EXPECT_EQ(counting.jobs, 1u) << "the nearest entry on the examples, nothing else";
+  EXPECT_TRUE(contains(a.code, "def digit_sum(n: int)")) << a.code;
+  // Each decision says when it was taken: in order, and within the request.
+  ASSERT_FALSE(a.route.empty());
+  for (size_t i = 1; i < a.route.size(); ++i) EXPECT_GE(a.route[i].ms, a.route[i - 1].ms);
+  EXPECT_GT(a.route.back().ms, 0.0);
 }
 
 }  // namespace
