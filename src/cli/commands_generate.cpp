@@ -40,6 +40,9 @@ Json to_json(const router::Answer& a) {
   Json route = Json::array();
   for (const router::Decision& d : a.route)
     route.push_back({{"step", d.step}, {"action", d.action}, {"reason", d.reason}, {"ms", d.ms}});
+  Json suspects = Json::array();
+  for (const router::SuspectExample& x : a.suspect_examples)
+    suspects.push_back({{"example", x.example}, {"consensus", x.consensus}, {"models", x.models}});
   return {{"answered", a.answered},
           {"entry_point", a.entry_point},
           {"code", a.code},
@@ -55,6 +58,7 @@ Json to_json(const router::Answer& a) {
           {"learned", a.learned},
           {"library_id", a.library_id},
           {"request_id", a.request_id},
+          {"suspect_examples", suspects},
           {"route", route}};
 }
 
@@ -71,6 +75,13 @@ void print_text(const router::Answer& a, bool dry_run) {
   for (const router::Decision& d : a.route)
     std::cerr << "  " << d.step << ": " << d.action << (d.reason.empty() ? "" : " - ") << d.reason
               << (dry_run ? "" : " [" + format_fixed(d.ms, 1) + " ms]") << "\n";
+  for (const router::SuspectExample& x : a.suspect_examples) {
+    std::cerr << "suspect example: " << x.example << "\n  ";
+    for (size_t i = 0; i < x.models.size(); ++i) std::cerr << (i ? ", " : "") << x.models[i];
+    std::cerr << " agree on every probe and "
+              << (x.consensus.empty() ? "fail it" : "return " + x.consensus + " for it")
+              << "; the answer does not pass it. Check the example.\n";
+  }
   if (!dry_run)
     std::cerr << (a.answered ? "answered by " + a.tier + " (" + a.provider + "/" + a.model + ")"
                              : std::string("no answer passed its tests"))

@@ -31,7 +31,13 @@ struct Router::Run {
   // only when no teacher was called (a library answer picked after teachers were asked
   // is credited to them, and nothing was avoided).
   std::optional<config::Tier> called;
+  // The example the answer was let off (soft examples): left out of the answer's tests.
+  std::optional<size_t> waived_example;
 };
+
+// The share of the probe calls on which two candidates gave the same output (their code,
+// when neither ran a probe).
+double probe_agreement(const Candidate& a, const Candidate& b);
 
 inline std::string step_name(std::string_view provider, std::string_view model) {
   return std::string(provider).append("/").append(model);

@@ -18,13 +18,18 @@ std::string tier_name(config::Tier tier) {
 // and request: a few say what went wrong, many only fill the store.
 
 // The tests an answer passed, as Python statements a user can keep: the request's own
-// examples, then each probe call on which another source gave the same value.
-std::vector<std::string> answer_tests(const ParsedRequest& req,
-                                      const std::vector<std::string>& probes,
-                                      const std::vector<Candidate>& all, const Candidate& chosen) {
+// examples (but a suspect one it was let off), then each probe call on which another source gave
+// the same value.
+std::vector<std::string> answer_tests(const Router::Run& run, const Candidate& chosen) {
+  const ParsedRequest& req = run.req;
+  const std::vector<std::string>& probes = run.probes;
+  const std::vector<Candidate>& all = run.candidates;
   std::vector<std::string> tests;
-  for (const validator::TestCase& e : req.examples)
+  for (size_t i = 0; i < req.examples.size(); ++i) {
+    if (run.waived_example == i) continue;  // the answer does not pass it
+    const validator::TestCase& e = req.examples[i];
     tests.push_back(e.doctest_style ? "assert " + e.code + " == " + e.want : e.code);
+  }
   for (size_t p = 0; p < probes.size() && p < chosen.outputs.size(); ++p) {
     const std::string& out = chosen.outputs[p];
     if (out.empty() || out[0] == '!' || out.find('\n') != std::string::npos) continue;
@@ -120,7 +125,7 @@ void Router::repair(Run& run, size_t index, const Candidate& failed) {
 void Router::finish(Run& run) {
   if (!run.student_answered) run.best = score_candidates(run.candidates, options_.calibration);
   Answer& a = run.answer;
-  if (!run.best) {
+  if (!run.best && !answer_by_consensus(run)) {
     auto furthest = std::max_element(run.candidates.begin(), run.candidates.end(),
                                      [](const Candidate& x, const Candidate& y) {
                                        return x.examples_passed < y.examples_passed;
@@ -148,7 +153,7 @@ void Router::finish(Run& run) {
   a.score = c.score;
   a.score_kind = std::string(c.score_kind);
   if (c.tier == "student" || c.pending) a.library_id = c.library_id;
-  a.tests = answer_tests(run.req, run.probes, run.candidates, c);
+  a.tests = answer_tests(run, c);
   decide(run, "answer", c.tier,
          step_name(c.provider, c.model) + ", confidence " + format_fixed(c.confidence, 2) +
              ", passes " + std::to_string(c.examples_passed) + "/" +
@@ -209,6 +214,12 @@ void Router::learn(Run& run) {
   if (!a.answered) return;
   const Candidate& c = run.candidates[*run.best];
   if (c.tier == "student") return;  // reused as it was: nothing new to learn
+  if (!a.suspect_examples.empty()) {
+    decide(run, "learn", "skip",
+           "the answer contradicts an example of the request: models agreeing against the "
+           "user's own example are not enough to learn from");
+    return;
+  }
   if (a.confidence < options_.learn_confidence || !c.corroborated) {
     keep_as_evidence(run, c);
     return;

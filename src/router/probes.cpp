@@ -108,15 +108,19 @@ void read_candidate(const ParsedRequest& request, size_t n_probes, const v::RunR
   c.examples_total = static_cast<int>(n_examples);
   c.examples_passed = 0;
   c.failure.clear();
+  c.failed_examples.clear();
   c.outputs.assign(n_probes, "!NotRun");
   c.loaded = !r.tests.empty() && r.tests[0].outcome == v::Outcome::passed;
   for (size_t k = kFirstExample; k < r.tests.size(); ++k) {
     const v::TestOutcome& o = r.tests[k];
     size_t t = k - kFirstExample;
     if (t < n_examples) {
-      if (o.outcome == v::Outcome::passed)
+      if (o.outcome == v::Outcome::passed) {
         ++c.examples_passed;
-      else if (c.failure.empty())
+        continue;
+      }
+      c.failed_examples.push_back(t);
+      if (c.failure.empty())
         c.failure = request.examples[t].code + "\n" +
                     (o.message.empty() ? std::string(v::to_string(o.outcome)) : o.message);
     } else if (t - n_examples < n_probes && o.outcome != v::Outcome::not_run) {

@@ -149,16 +149,17 @@ struct Candidate {
   // Run on the request's examples and the probe calls (one sandbox run).
   validator::Status status = validator::Status::sandbox_error;
   int examples_passed = 0, examples_total = 0;
-  std::string failure;               // the first failing example's message, for repair
-  std::vector<std::string> outputs;  // per probe call: repr of the value or "!Error"
-  double support = 0;                // agreement with the other candidates
-  double score = 0;                  // the evidence for it, before calibration
+  std::string failure;                  // the first failing example's message, for repair
+  std::vector<size_t> failed_examples;  // indices into the request's examples
+  std::vector<std::string> outputs;     // per probe call: repr of the value or "!Error"
+  double support = 0;                   // agreement with the other candidates
+  double score = 0;                     // the evidence for it, before calibration
   std::string_view score_kind = kAgreementScore;
-  double confidence = 0;             // probability it passes: the score, calibrated
+  double confidence = 0;  // probability it passes: the score, calibrated
   // Another model's candidate gave the same output on every probe it ran: the bar for
   // learning, since partial agreement is where shared mistakes show.
   bool corroborated = false;
-  bool loaded = false;               // the code ran at all (defined the function, no crash)
+  bool loaded = false;  // the code ran at all (defined the function, no crash)
   bool passes_examples() const { return loaded && examples_passed == examples_total; }
 };
 
@@ -283,6 +284,15 @@ struct PassForecast {
   bool passed = false;
 };
 
+// An example of the request that candidates of two or more models, agreeing with each
+// other on every probe call, all fail the same way: likely wrong in the request itself
+// (HumanEval/47 writes the median of [-10, 4, 6, 1000, 10, 20] as 15.0).
+struct SuspectExample {
+  std::string example;    // as run: "assert (median([-10, 4, 6, 1000, 10, 20])) == (15.0)"
+  std::string consensus;  // what the models return for its call ("8.0"), if a probe ran it
+  std::vector<std::string> models;
+};
+
 struct Answer {
   bool answered = false;  // false: no candidate passed (code holds the best try, if any)
   std::string request_id;
@@ -298,6 +308,9 @@ struct Answer {
   double teacher_latency_s = 0;  // recorded latency when replayed, else wall time
   int64_t library_id = 0;        // the entry it came from (student) or went to (learned)
   bool learned = false;
+  // Answered by models agreeing against these examples (at a lowered confidence, never
+  // learned); empty when the answer passes every example.
+  std::vector<SuspectExample> suspect_examples;
   std::vector<Decision> route;
   std::vector<PassForecast> forecasts;  // one per candidate the pass head learned from
 };
@@ -315,14 +328,14 @@ struct RouterOptions {
   int open_samples = 0;            // samples per open-source call (0: settings.samples)
   int premium_samples = 1;         // samples per premium call
   double learn_confidence = 0.95;  // answers at least this likely to pass become entries
-  // The nearest library entry answers alone, run beside the probe inputs' computation, when
-  // it is at least this likely to pass; below, the ten nearest all run and are weighed.
+  // The nearest library entry answers alone, from one run on the examples, when it is at
+  // least this likely to pass; below, the ten nearest all run on the probes and are weighed.
   double student_alone_confidence = 0.9;
   Calibration calibration = Calibration::builtin();  // scores to probabilities
   // How requests are embedded; the library must hold entries embedded the same way
   // (Library::use_embedder).
   library::Embedder embedder = library_embedder();
-  bool repair = true;              // one repair round for a teacher whose candidates all failed
+  bool repair = true;  // one repair round for a teacher whose candidates all failed
   // Premium candidates for this very request that already failed its examples (kept in the
   // library as avoid entries): at this many, premium teachers are not paid to try again.
   int premium_failures_to_give_up = 4;
@@ -367,6 +380,7 @@ class Router {
   size_t add_reply(Run& run, const TeacherAnswer& reply);
   void repair(Run& run, size_t index, const Candidate& failed);
   void finish(Run& run);
+  bool answer_by_consensus(Run& run);
   void learn(Run& run);
   void observe_outcomes(Run& run);
   void keep_as_evidence(Run& run, const Candidate& best);

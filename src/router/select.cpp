@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "router/internal.h"
 #include "router/router.h"
 
 namespace yantra::router {
@@ -21,18 +22,6 @@ constexpr double kAgreementStrength = 0.6;
 // model's own samples counts too, less than a split between models.
 constexpr double kDissentStrength = 0.3, kSameModelDissent = 0.5;
 constexpr double kSameBehaviour = 0.95;  // agreement above which two candidates behave alike
-
-double agreement(const Candidate& a, const Candidate& b) {
-  size_t n = std::min(a.outputs.size(), b.outputs.size());
-  if (n == 0) return a.code == b.code ? 1.0 : 0.0;
-  size_t same = 0, informative = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (a.outputs[i] == "!NotRun" || b.outputs[i] == "!NotRun") continue;
-    ++informative;
-    same += a.outputs[i] == b.outputs[i];
-  }
-  return informative == 0 ? 0.0 : double(same) / double(n);
-}
 
 // Examples written in the request are the user's own tests: passing several of them says
 // more than passing one, and a request without any leaves agreement as the only evidence.
@@ -56,12 +45,24 @@ double contest(const Candidate& a, size_t self, std::span<Candidate> candidates)
     if (j == self || !c.passes_examples() || c.code == a.code) continue;
     double w = c.model == a.model ? kSameModelDissent : 1.0;
     all += w;
-    if (agreement(a, c) < kSameBehaviour) dissent += w;
+    if (probe_agreement(a, c) < kSameBehaviour) dissent += w;
   }
   return all == 0 ? 0.0 : dissent / all;
 }
 
 }  // namespace
+
+double probe_agreement(const Candidate& a, const Candidate& b) {
+  size_t n = std::min(a.outputs.size(), b.outputs.size());
+  if (n == 0) return a.code == b.code ? 1.0 : 0.0;
+  size_t same = 0, informative = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (a.outputs[i] == "!NotRun" || b.outputs[i] == "!NotRun") continue;
+    ++informative;
+    same += a.outputs[i] == b.outputs[i];
+  }
+  return informative == 0 ? 0.0 : double(same) / double(n);
+}
 
 std::optional<size_t> score_candidates(std::span<Candidate> candidates,
                                        const Calibration& calibration) {
@@ -80,7 +81,7 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates,
     for (size_t j = 0; j < candidates.size(); ++j) {
       if (j == i || !candidates[j].loaded) continue;
       double& best_agree = by_model[candidates[j].model];
-      double agree = agreement(a, candidates[j]);
+      double agree = probe_agreement(a, candidates[j]);
       best_agree = std::max(best_agree, agree);
       if (candidates[j].model != a.model && agree == 1.0) a.corroborated = true;
     }

@@ -49,14 +49,6 @@ double track_record(const library::Entry& e) {
   return (e.use_passes + kPriorWeight * prior) / (e.uses + kPriorWeight);
 }
 
-double agreement(const Candidate& a, const Candidate& b) {
-  size_t n = std::min(a.outputs.size(), b.outputs.size());
-  if (n == 0) return a.code == b.code ? 1.0 : 0.0;
-  size_t same = 0;
-  for (size_t i = 0; i < n; ++i) same += a.outputs[i] == b.outputs[i];
-  return double(same) / double(n);
-}
-
 std::string entry_label(const library::Hit& hit) {
   return "entry #" + std::to_string(hit.entry.id) + " `" + hit.entry.entry_point + "`";
 }
@@ -103,7 +95,7 @@ std::optional<size_t> weigh_tries(std::vector<Candidate>& tries,
     for (size_t j = 0; j < n; ++j) {
       if (j == i || !tries[j].passes_examples()) continue;
       others += 1;
-      dissenting += agreement(c, tries[j]) < kSameBehaviour;
+      dissenting += probe_agreement(c, tries[j]) < kSameBehaviour;
     }
     c.score = student_score(*from[i], c, examples, others ? dissenting / others : 0.0);
     c.score_kind = kStudentScore;

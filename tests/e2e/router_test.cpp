@@ -13,8 +13,9 @@
 #include <thread>
 
 #include "../unit/test_support.h"
-#include "recording_support.h"
 #include "bench/bench.h"
+#include "fixed_answer_server.h"
+#include "recording_support.h"
 #include "replay/replay.h"
 #include "router/router.h"
 #include "teacher/teacher.h"
@@ -25,9 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using yantra::testing::contains;
+using yantra::testing::FixedAnswerServer;
+using yantra::testing::read_bytes;
 using yantra::testing::RecordingTransport;
 using yantra::testing::RecordingValidator;
-using yantra::testing::read_bytes;
 using yantra::testing::run_capture;
 
 const std::string kData = yantra::testing::shared_path("shared/data/humaneval") + "/";
@@ -46,51 +48,6 @@ std::string yantra(const fs::path& dir, const std::string& args, int* status) {
       "YANTRA_CONFIG_HOME=" + (dir / "home").string() + " " + YANTRA_BINARY + " " + args + " 2>&1",
       status);
 }
-
-// A local OpenAI-compatible server that always answers with the same code.
-class FixedAnswerServer {
- public:
-  explicit FixedAnswerServer(std::string code) : code_(std::move(code)) {
-    server_.Post(
-        "/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-          {
-            std::lock_guard lock(mutex_);
-            ++requests_;
-          }
-          json body = json::parse(req.body);
-          json reply = {{"id", "x"},
-                        {"model", body["model"]},
-                        {"choices", json::array()},
-                        {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}}}};
-          for (int i = 0; i < body.value("n", 1); ++i)
-            reply["choices"].push_back(
-                {{"index", i},
-                 {"finish_reason", "stop"},
-                 {"message", {{"role", "assistant"}, {"content", "```python\n" + code_ + "```"}}}});
-          res.set_content(reply.dump(), "application/json");
-        });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FixedAnswerServer() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  int requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  std::string code_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mutex_;
-  int requests_ = 0;
-};
 
 // The repository's config: one open-source teacher, `coder` at the local server on `port`.
 bool write_local_teacher(const fs::path& dir, int port, const std::string& more = "") {
