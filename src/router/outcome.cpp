@@ -163,7 +163,7 @@ void Router::finish(Run& run) {
 
 // Not sure enough to learn: this round's passing answers, one per model, are kept so the
 // next asking of the same request starts from them instead of paying for them again.
-void Router::keep_as_evidence(Run& run, const Candidate& best) {
+void Router::keep_as_evidence(Run& run, const Candidate& best, std::string why) {
   std::set<std::string> models;
   size_t kept = 0;
   for (const Candidate& c : run.candidates) {
@@ -174,9 +174,10 @@ void Router::keep_as_evidence(Run& run, const Candidate& best) {
     e.pending = true;
     kept += library_->add(std::move(e)).ok();
   }
-  std::string why = best.corroborated ? "confidence " + format_fixed(run.answer.confidence, 2) +
-                                            " < " + format_fixed(options_.learn_confidence, 2)
-                                      : std::string("no other model gave the same outputs");
+  if (why.empty())
+    why = best.corroborated ? "confidence " + format_fixed(run.answer.confidence, 2) + " < " +
+                                  format_fixed(options_.learn_confidence, 2)
+                            : std::string("no other model gave the same outputs");
   decide(run, "learn", "pending",
          why + ": " + std::to_string(kept) + " answer(s) kept as evidence for the next asking");
 }
@@ -215,9 +216,11 @@ void Router::learn(Run& run) {
   const Candidate& c = run.candidates[*run.best];
   if (c.tier == "student") return;  // reused as it was: nothing new to learn
   if (!a.suspect_examples.empty()) {
-    decide(run, "learn", "skip",
-           "the answer contradicts an example of the request: models agreeing against the "
-           "user's own example are not enough to learn from");
+    // Kept as evidence: asked again, the same consensus forms from these answers and a
+    // fresh cheap one, without paying the premium models again.
+    keep_as_evidence(run, c,
+                     "the answer contradicts an example of the request, and models agreeing "
+                     "against the user's own example are not enough to learn from");
     return;
   }
   if (a.confidence < options_.learn_confidence || !c.corroborated) {

@@ -383,7 +383,8 @@ class Router {
   bool answer_by_consensus(Run& run);
   void learn(Run& run);
   void observe_outcomes(Run& run);
-  void keep_as_evidence(Run& run, const Candidate& best);
+  // Keeps this round's passing answers as pending evidence; `why` says why not learned.
+  void keep_as_evidence(Run& run, const Candidate& best, std::string why = {});
   void decide(Run& run, std::string step, std::string action, std::string reason);
 
   validator::Validator* validator_;

@@ -107,6 +107,12 @@ TEST_F(SoftExamples, ModelsAgreeingAgainstAWrongExampleAnswerAndNameIt) {
   for (const json& t : a["tests"]) EXPECT_FALSE(contains(t.get<std::string>(), "15.0")) << t;
   EXPECT_TRUE(contains(a["tests"].dump(), "median([3, 1, 2, 4, 5])")) << a["tests"];
   EXPECT_TRUE(contains(a["route"].dump(), "suspect example")) << a["route"];
+  // Kept as evidence for the next asking, where the same consensus forms again.
+  EXPECT_TRUE(contains(a["route"].dump(), "kept as evidence")) << a["route"];
+  json again = generate(kMedianPrompt);
+  ASSERT_TRUE(again["answered"]) << again.dump(2);
+  ASSERT_EQ(again["suspect_examples"].size(), 1u) << again.dump(2);
+  EXPECT_FALSE(again["learned"]) << again.dump(2);
 }
 
 TEST_F(SoftExamples, WhenTheExampleIsRightTheModelThatPassesItWins) {
