@@ -153,6 +153,9 @@ struct CascadeBenchOptions {
   // Also fit a calibration on this run's answers against the hidden tests and write it
   // here (the router of this run never sees it).
   std::string fit_calibration;
+  // HumanEval+ inputs and references, to score the learned entries more strictly;
+  // default: shared/data/humaneval/HumanEvalPlus-dev.jsonl.gz.
+  std::string plus;
   bool progress = true;  // a line per round on stderr
   // For tests: the validator the router uses (default: a pool of its own) and the HTTP
   // transport of the teacher clients (default: real HTTP to the replay server).
@@ -168,11 +171,37 @@ struct CascadeRound {
   size_t library_entries = 0;
 };
 
+// A baseline's answers to the bench's requests, computed from the same recordings the
+// router was replayed: how many requests, how many answers pass the hidden tests
+// (recorded_result), what they cost and what gpt-4 alone costs over the same requests.
+struct BaselineFigures {
+  size_t requests = 0, passed = 0;
+  double cost_usd = 0, gpt4_cost_usd = 0;
+  double failed_cost_usd = 0;  // of cost_usd, what was paid for requests that failed
+};
+
+struct CascadeBaseline {
+  BaselineFigures round1, all;
+};
+
+// What other ways of answering the same requests from the same recordings would have
+// scored (src/bench/cascade_baselines.cpp says how each is computed).
+struct CascadeBaselines {
+  CascadeBaseline gpt4_alone;        // gpt-4's recorded run, paid
+  CascadeBaseline gpt4_exact_cache;  // gpt-4 behind an exact-match cache of example passes
+  CascadeBaseline cheapest_first;    // codellama, gpt-3.5, gpt-4 until one passes the examples
+  CascadeBaseline oracle;            // the cheapest model that passes the hidden tests
+};
+
 struct CascadeBenchResult {
   std::vector<CascadeRound> rounds;
   CascadeRound round1, later, all;  // round 1, rounds 2..N, every round
   double gpt4_pass_rate = 0;        // gpt-4 alone on the same requests (recorded results)
-  size_t learned = 0, learned_passing = 0;
+  // Learned library entries (valid, not pending, not avoid, stored for a task's prompt),
+  // those that pass the hidden tests, the tasks they answer, and the same entries on the
+  // HumanEval+ inputs (those of tasks the --plus file has).
+  size_t learned = 0, learned_passing = 0, learned_tasks = 0;
+  size_t learned_plus_scored = 0, learned_plus_passed = 0;
   size_t pending = 0, pending_passing = 0;   // answers kept as evidence, not learned
   std::vector<std::string> learned_failing;  // "HumanEval/12 gpt-4 0.91": what was wrong
   std::vector<std::string> never_answered;   // tasks no round answered
@@ -191,6 +220,7 @@ struct CascadeBenchResult {
   // Out of sample: each half of the tasks scored by a calibration fitted on the other
   // half's answers, for what a calibration fitted on these tasks does on new ones.
   Calibration cross_fitted;
+  CascadeBaselines baselines;
   std::string fitted_calibration;  // --fit-calibration: the file written
   double seconds = 0;
   std::string work_dir;
@@ -211,7 +241,8 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& options)
 struct GeneralizeBenchOptions {
   // As for bench cascade: problems, runs, peers_dir, tasks, workers, the router's thresholds,
   // calibration and samples, progress and the test hooks; `rounds` are the learn phase's
-  // rounds (default 3). Its work_dir, keep_work_dir and fit_calibration are not used.
+  // rounds (default 3). Its work_dir, keep_work_dir, fit_calibration and plus are not used
+  // (`plus` below is).
   CascadeBenchOptions cascade = [] {
     CascadeBenchOptions o;
     o.rounds = 3;

@@ -1,9 +1,11 @@
 // `yantra bench cascade`: HumanEval dev tasks round after round through the real router.
 // The router, its validator, the library and the student see a task's prompt only; the
 // hidden tests (`test`) are read into a separate table and used by a separate validator
-// after each answer, to score it.
+// after each answer, to score it. Beside the router's figures, four baselines computed from
+// the same recordings (cascade_baselines.cpp).
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -145,9 +147,11 @@ void render(CascadeBenchResult& r) {
     for (const std::string& id : r.never_answered) t << " " << id;
     t << "\n";
   }
-  t << "learned: " << r.learned << " library entries, " << r.learned_passing
-    << " pass the hidden tests (" << pct(ratio(double(r.learned_passing), double(r.learned)))
-    << ")\n";
+  t << "learned: " << r.learned << " library entries for " << r.learned_tasks << " tasks, "
+    << r.learned_passing << " pass the hidden tests ("
+    << pct(ratio(double(r.learned_passing), double(r.learned))) << "), " << r.learned_plus_passed
+    << " of " << r.learned_plus_scored << " HumanEval+ ("
+    << pct(ratio(double(r.learned_plus_passed), double(r.learned_plus_scored))) << ")\n";
   for (const std::string& f : r.learned_failing) t << "  learned but wrong: " << f << "\n";
   t << "kept as evidence (pending, not learned): " << r.pending << " answers, " << r.pending_passing
     << " pass the hidden tests (" << pct(ratio(double(r.pending_passing), double(r.pending)))
@@ -162,6 +166,7 @@ void render(CascadeBenchResult& r) {
     t << "pass head (learned online, forecasts made before each outcome): Brier "
       << format_fixed(r.pass_head_brier, 3) << " vs " << format_fixed(r.source_rate_brier, 3)
       << " for each source's pass rate, over " << with_commas(r.pass_outcomes) << " candidates\n";
+  t << "\n" << baselines_table(r);
   r.table = t.str();
 
   Json j;
@@ -171,11 +176,14 @@ void render(CascadeBenchResult& r) {
   j["pass_rate"] = ratio(double(r.all.passed), double(r.all.requests));
   j["cost_vs_gpt4"] = ratio(r.all.cost_usd, r.all.gpt4_cost_usd);
   j["learned_precision"] = ratio(double(r.learned_passing), double(r.learned));
+  j["learned_tasks"] = r.learned_tasks;
+  j["learned_precision_plus"] = ratio(double(r.learned_plus_passed), double(r.learned_plus_scored));
   j["round1_pass_rate"] = ratio(double(r.round1.passed), double(r.round1.requests));
   j["round1_cost_vs_gpt4"] = ratio(r.round1.cost_usd, r.round1.gpt4_cost_usd);
   j["later_pass_rate"] = ratio(double(r.later.passed), double(r.later.requests));
   j["later_cost_vs_gpt4"] = ratio(r.later.cost_usd, r.later.gpt4_cost_usd);
   j["gpt4_pass_rate"] = r.gpt4_pass_rate;
+  j["baselines"] = baselines_json(r.baselines);
   j["cost_usd"] = r.all.cost_usd;
   j["gpt4_cost_usd"] = r.all.gpt4_cost_usd;
   j["teacher_calls"] = r.all.teacher_calls;
@@ -250,12 +258,15 @@ Result<void> write_calibration(CascadeBenchResult& result, const CascadeBenchOpt
   return {};
 }
 
-// Precision of what was learned: every valid library entry against its hidden tests.
+// Precision of what was learned: every valid library entry against its hidden tests and
+// on the HumanEval+ inputs (as bench generalize scores its learned entries).
 Result<void> score_learned(CascadeBenchResult& result, library::Library& library,
                            const std::vector<Task>& tasks,
-                           const std::map<std::string, Hidden>& hidden, Scorer& scorer) {
+                           const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                           PlusScorer& plus) {
   auto entries = entries_of_tasks(library, tasks);
   if (!entries) return entries.error();
+  std::set<std::string> learned_tasks;
   for (const TaskEntry& te : *entries) {
     const library::Entry& e = te.entry;
     bool ok = scorer.passes(hidden.at(te.task->id), e.code);
@@ -266,11 +277,28 @@ Result<void> score_learned(CascadeBenchResult& result, library::Library& library
     }
     ++result.learned;
     result.learned_passing += ok;
+    learned_tasks.insert(te.task->id);
+    if (auto plus_ok = plus.passes(te.task->id, hidden.at(te.task->id).entry_point, e.code)) {
+      ++result.learned_plus_scored;
+      result.learned_plus_passed += *plus_ok;
+    }
     if (!ok)
       result.learned_failing.push_back(te.task->id + " " + e.model + " " +
                                        format_fixed(e.confidence, 2));
   }
+  result.learned_tasks = learned_tasks.size();
   return {};
+}
+
+// The baselines computed from the same recordings the replay server serves, their example
+// runs on the router's pool (prompts and recorded answers only).
+Result<CascadeBaselineRunner> open_baselines(const std::vector<Task>& tasks,
+                                             const std::string& runs, validator::Validator& pool) {
+  auto rows = read_jsonl_gz(runs);
+  if (!rows) return rows.error();
+  auto recorded = recorded_runs(*rows, tasks, runs);
+  if (!recorded) return recorded.error();
+  return CascadeBaselineRunner::open(tasks, std::move(recorded).value(), pool);
 }
 
 Result<std::string> make_work_dir(const std::string& requested) {
@@ -292,6 +320,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   std::string data = shared_data_dir(o.peers_dir) + "/humaneval";
   std::string problems = o.problems.empty() ? data + "/HumanEval-dev.jsonl.gz" : o.problems;
   std::string runs = o.runs.empty() ? data + "/recorded-runs-dev.jsonl.gz" : o.runs;
+  std::string plus_path = o.plus.empty() ? data + "/HumanEvalPlus-dev.jsonl.gz" : o.plus;
   std::vector<Task> tasks;
   std::map<std::string, Hidden> hidden;
   if (auto ok = load_tasks(problems, runs, o.tasks, tasks, hidden); !ok) return ok.error();
@@ -307,6 +336,10 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   auto pools = Pools::start(o);
   if (!pools) return pools.error();
   Scorer scorer(*pools->scoring);
+  auto plus = PlusScorer::load(plus_path, *pools->scoring);
+  if (!plus) return plus.error();
+  auto baselines = open_baselines(tasks, runs, *pools->router);
+  if (!baselines) return baselines.error();
   auto cascade = CascadeRouter::open(o, result.work_dir, *port, *pools->router);
   if (!cascade) return cascade.error();
 
@@ -319,6 +352,7 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
           tally.add(a, t, hidden.at(t.id), recorded_run);
         });
     if (!c) return c.error();
+    if (auto ok = baselines->add_round(round, recorded_run); !ok) return ok.error();
     c->round = round;
     auto size = (*cascade)->library().size();
     c->library_entries = size ? *size : 0;
@@ -332,10 +366,11 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   }
   server->stop();
   summarise(result, tally, tasks);
+  result.baselines = baselines->baselines();
   if (!o.fit_calibration.empty())
     if (auto ok = write_calibration(result, o, tally, tasks.size(), problems); !ok)
       return ok.error();
-  if (auto ok = score_learned(result, (*cascade)->library(), tasks, hidden, scorer); !ok)
+  if (auto ok = score_learned(result, (*cascade)->library(), tasks, hidden, scorer, *plus); !ok)
     return ok.error();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

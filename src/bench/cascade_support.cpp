@@ -17,7 +17,18 @@ namespace {
 namespace fs = std::filesystem;
 namespace v = yantra::validator;
 
-constexpr double kGpt4In = 0.03, kGpt4Out = 0.06, kGpt35In = 0.0015, kGpt35Out = 0.002;
+// Per recorded model, in kRecordedModels' order: the provider the router is configured
+// with, its tier and its 2023 list price per 1K tokens in and out (codellama self-hosted).
+// One table for the router's prices and the baselines' (gpt-4 alone and the others).
+struct RecordedTeacher {
+  const char* provider;
+  config::Tier tier;
+  double in_per_1k, out_per_1k;
+};
+constexpr RecordedTeacher kTeachers[] = {{"codellama", config::Tier::open_local, 0, 0},
+                                         {"gpt35", config::Tier::premium, 0.0015, 0.002},
+                                         {"gpt4", config::Tier::premium, 0.03, 0.06}};
+static_assert(std::size(kTeachers) == kRecordedModels.size());
 
 config::Settings replay_settings(int port) {
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
@@ -36,9 +47,11 @@ config::Settings replay_settings(int port) {
     return p;
   };
   config::Settings s;
-  s.providers = {provider("codellama", "codellama-34b-instruct", config::Tier::open_local, 0, 0),
-                 provider("gpt35", "gpt-3.5-turbo", config::Tier::premium, kGpt35In, kGpt35Out),
-                 provider("gpt4", "gpt-4", config::Tier::premium, kGpt4In, kGpt4Out)};
+  for (size_t m = 0; m < kRecordedModels.size(); ++m) {
+    const RecordedTeacher& t = kTeachers[m];
+    s.providers.push_back(
+        provider(t.provider, std::string(kRecordedModels[m]), t.tier, t.in_per_1k, t.out_per_1k));
+  }
   return s;
 }
 
@@ -62,6 +75,20 @@ Result<router::RouterOptions> router_options(const CascadeBenchOptions& o,
 }
 
 }  // namespace
+
+std::optional<size_t> recorded_model_index(std::string_view model) {
+  for (size_t m = 0; m < kRecordedModels.size(); ++m)
+    if (kRecordedModels[m] == model) return m;
+  return std::nullopt;
+}
+
+std::optional<double> recorded_cost_usd(std::string_view model, double prompt_tokens,
+                                        double completion_tokens) {
+  auto m = recorded_model_index(model);
+  if (!m) return std::nullopt;
+  return prompt_tokens / 1000 * kTeachers[*m].in_per_1k +
+         completion_tokens / 1000 * kTeachers[*m].out_per_1k;
+}
 
 double ratio(double a, double b) {
   return b > 0 ? a / b : 0;
@@ -112,7 +139,7 @@ Result<void> load_tasks(const std::string& problems_path, const std::string& run
     if (it == hidden.end()) continue;
     int run = r.value("run", 0);
     double in = r.value("prompt_tokens", 0.0), out = r.value("completion_tokens", 0.0);
-    it->second.gpt4_cost[run] = in / 1000 * kGpt4In + out / 1000 * kGpt4Out;
+    it->second.gpt4_cost[run] = *recorded_cost_usd("gpt-4", in, out);
     it->second.gpt4_passed[run] = r.value("recorded_result", "") == "Pass";
   }
   return {};

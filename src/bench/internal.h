@@ -4,12 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "bench/bench.h"
@@ -57,6 +59,17 @@ std::string shares_text(const CascadeRound& r);
 
 // shared/data beside the peers' directory (see find_peers_dir); "" if none is found.
 std::string shared_data_dir(const std::string& peers_dir);
+
+// The recorded models, cheapest first, as the bench configures its router's teachers
+// (codellama-34b-instruct: open-source, $0; gpt-3.5-turbo and gpt-4: premium).
+inline constexpr std::array<std::string_view, 3> kRecordedModels = {"codellama-34b-instruct",
+                                                                    "gpt-3.5-turbo", "gpt-4"};
+inline constexpr size_t kGpt4Index = 2;
+std::optional<size_t> recorded_model_index(std::string_view model);
+// What the bench's router pays `model` for a call with these token counts, at the 2023 list
+// prices it is configured with; nullopt for a model the bench does not configure.
+std::optional<double> recorded_cost_usd(std::string_view model, double prompt_tokens,
+                                        double completion_tokens);
 
 // What the router may see of a task.
 struct Task {
@@ -146,6 +159,75 @@ struct TaskEntry {
 };
 Result<std::vector<TaskEntry>> entries_of_tasks(library::Library& library,
                                                 const std::vector<Task>& tasks);
+
+// ---- bench cascade's baselines (cascade_baselines.cpp) ---------------------------------
+
+// One recorded answer as the scorer holds it: the code as recorded (served by the replay
+// server, extracted by the teacher client before anything runs it), its price at the
+// router's list price, and its recorded result on the hidden tests, for scoring only.
+struct RecordedAnswer {
+  bool present = false;  // false: the file has no such run of this model
+  std::string code;
+  double cost_usd = 0;
+  bool passed = false;  // recorded_result == "Pass"
+};
+// A request's answers in one recorded run, one per model in kRecordedModels' order.
+using RecordedAnswers = std::array<RecordedAnswer, kRecordedModels.size()>;
+// task id -> recorded run -> answers; rows of other tasks and models are left out.
+using RecordedRuns = std::map<std::string, std::map<int, RecordedAnswers>>;
+// The rows of a recorded-runs file (`origin` names it in errors).
+Result<RecordedRuns> recorded_runs(const std::vector<nlohmann::json>& rows,
+                                   const std::vector<Task>& tasks, const std::string& origin);
+
+// What one baseline answered to one request: whether the answer passes the hidden tests,
+// and what it paid.
+struct BaselineAnswer {
+  bool passed = false;
+  double cost_usd = 0;
+};
+BaselineAnswer gpt4_alone_answer(const RecordedAnswers& answers);
+BaselineAnswer oracle_answer(const RecordedAnswers& answers);
+// `passes_examples`: per model, whether its answer passes the prompt's own examples.
+BaselineAnswer cheapest_first_answer(
+    const RecordedAnswers& answers,
+    const std::array<bool, kRecordedModels.size()>& passes_examples);
+void add_answer(BaselineFigures& figures, const BaselineAnswer& answer, double gpt4_cost_usd);
+
+// The four baselines over the rounds of bench cascade. The examples of each prompt run in
+// `validator` (the router's pool), each recorded answer once, as the router runs a
+// teacher's candidate; hidden tests never go there.
+class CascadeBaselineRunner {
+ public:
+  // An Error when a task's prompt names no function (the router could not parse it).
+  static Result<CascadeBaselineRunner> open(std::vector<Task> tasks, RecordedRuns runs,
+                                            validator::Validator& validator);
+  Result<void> add_round(int round, int recorded_run);
+  const CascadeBaselines& baselines() const { return baselines_; }
+  size_t sandbox_runs() const { return sandbox_runs_; }  // answers run on examples so far
+
+ private:
+  struct Request;  // a task's prompt as the router parses it
+  using Verdicts = std::array<bool, kRecordedModels.size()>;
+  CascadeBaselineRunner(std::vector<Task> tasks,
+                        std::vector<std::shared_ptr<const Request>> requests, RecordedRuns runs,
+                        validator::Validator& validator);
+  Result<Verdicts> passes_examples(size_t task, int run, const RecordedAnswers& answers);
+  BaselineAnswer exact_cache_answer(size_t task, const RecordedAnswers& answers,
+                                    bool gpt4_passes_examples);
+
+  std::vector<Task> tasks_;
+  std::vector<std::shared_ptr<const Request>> requests_;  // parallel to tasks_
+  RecordedRuns runs_;
+  validator::Validator* validator_;
+  std::map<std::tuple<size_t, int, size_t>, bool> verdicts_;  // (task, run, model)
+  std::map<std::string, bool> cache_;  // prompt -> the cached answer passes the hidden tests
+  CascadeBaselines baselines_;
+  size_t sandbox_runs_ = 0;
+};
+
+// The table's baselines block (the router's own row first) and the JSON line's part.
+std::string baselines_table(const CascadeBenchResult& result);
+nlohmann::ordered_json baselines_json(const CascadeBaselines& baselines);
 
 // ---- HumanEval+ -----------------------------------------------------------------------
 

@@ -139,6 +139,14 @@ void declare_cascade_router(CLI::App& app, bench::CascadeBenchOptions& o) {
       ->transform(CLI::CheckedTransformer(kViews, CLI::ignore_case));
 }
 
+// HumanEval+ for the learned entries' stricter precision: bench cascade and bench generalize.
+void declare_plus(CLI::App& app, std::string& plus) {
+  app.add_option("--plus", plus,
+                 "HumanEval+ inputs and references for the learned entries' stricter precision "
+                 "(default: shared/data/humaneval/HumanEvalPlus-dev)")
+      ->envname("YANTRA_BENCH_PLUS");
+}
+
 Handler declare_bench_cascade(CLI::App& app) {
   auto a = std::make_shared<BenchCascadeArgs>();
   bench::CascadeBenchOptions& o = a->options;
@@ -153,6 +161,7 @@ Handler declare_bench_cascade(CLI::App& app) {
   app.add_flag("--keep", o.keep_work_dir, "keep the temporary library and ledger");
   app.add_option("--fit-calibration", o.fit_calibration,
                  "also fit a calibration on this run's answers (hidden tests) and write it here");
+  declare_plus(app, o.plus);
   app.add_flag("--json", a->json_out, "print only the JSON line");
   return [a] {
     bench::CascadeBenchResult r = bench::run_cascade_bench(a->options).take();
@@ -187,10 +196,7 @@ Handler declare_bench_generalize(CLI::App& app) {
                  "directory of reworded sets, every *.jsonl.gz in it with HumanEval's fields, "
                  "matched to the learned tasks by task_id (default: shared/data/recode)")
       ->envname("YANTRA_BENCH_SETS");
-  app.add_option("--plus", o.plus,
-                 "HumanEval+ inputs and references for the stricter precision (default: "
-                 "shared/data/humaneval/HumanEvalPlus-dev)")
-      ->envname("YANTRA_BENCH_PLUS");
+  declare_plus(app, o.plus);
   app.add_option("--work-dir", o.work_dir,
                  "where the learned state (learn/), its copies (sets/NAME/) and the cross-task "
                  "state (cross/) go; those three are replaced (default: a temporary directory, "

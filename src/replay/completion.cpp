@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "replay/internal.h"
+#include "replay/replay.h"
 
 namespace yantra::replay {
 namespace {
@@ -94,15 +95,6 @@ std::variant<Request, Reply> parse_request(std::string_view body) {
   return r;
 }
 
-// Chat models answer code in a fence; an empty recorded answer stays empty.
-std::string as_chat_answer(const std::string& code) {
-  if (code.empty() || code.find("```") != std::string::npos) return code;
-  std::string out = "```python\n";
-  out.append(code);
-  if (code.back() != '\n') out.push_back('\n');
-  return out.append("```");
-}
-
 Reply unknown_model(const std::string& model, const std::vector<std::string>& models) {
   std::string names;
   for (const auto& m : models) names.append(names.empty() ? "" : ", ").append(m);
@@ -112,6 +104,15 @@ Reply unknown_model(const std::string& model, const std::vector<std::string>& mo
 }
 
 }  // namespace
+
+// Chat models answer code in a fence; an empty recorded answer stays empty.
+std::string chat_answer(const std::string& code) {
+  if (code.empty() || code.find("```") != std::string::npos) return code;
+  std::string out = "```python\n";
+  out.append(code);
+  if (code.back() != '\n') out.push_back('\n');
+  return out.append("```");
+}
 
 std::string decimal(double value) {
   char buffer[64];
@@ -168,7 +169,7 @@ Reply Replayer::complete(std::string_view body) {
   std::string served_runs;
   for (int64_t i = 0; i < req.n; ++i) {
     const RecordedRun& run = runs[(first + static_cast<uint64_t>(i)) % runs.size()];
-    std::string content = as_chat_answer(found->served(run.code));
+    std::string content = chat_answer(found->served(run.code));
     answer_tokens += estimated_tokens(utf8_chars(content));
     recorded_usage = recorded_usage && run.prompt_tokens && run.completion_tokens;
     if (run.completion_tokens) completion_tokens += *run.completion_tokens;

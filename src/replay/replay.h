@@ -47,6 +47,11 @@ struct ServeOptions {
 // The HumanEval problems file expected beside a runs file (HumanEval-dev.jsonl.gz).
 std::string default_problems_path(const std::string& runs_path);
 
+// A recorded answer's text as the server sends it in a chat reply: the code in a ```python
+// fence unless it already holds a fence; an empty answer stays empty. A client that
+// extracts code from the reply (teacher::extract_code) gets what the router gets.
+std::string chat_answer(const std::string& code);
+
 class ReplayServer {
  public:
   // Reads the gzip JSON-lines runs and problems; problems_path "" means the default.
