@@ -220,9 +220,10 @@ void run_peer(const ValidateBenchOptions& o, const std::string& peers, const std
 
 }  // namespace
 
-Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path) {
+Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path,
+                                                  std::string_view what_to_do) {
   gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) return Error::in(path, "cannot open; pass --problems/--runs or set YANTRA_PEERS");
+  if (!file) return Error::in(path, "cannot open; " + std::string(what_to_do));
   std::string text;
   char buffer[1 << 16];
   int n = 0;

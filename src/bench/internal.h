@@ -45,7 +45,10 @@ std::string last_lines(std::string_view text, size_t count);
 std::string find_peers_dir(const std::string& requested, const std::string& binary);
 
 // Every line of a gzip JSON-lines file as a JSON object; errors name the file and line.
-Result<std::vector<nlohmann::json>> read_jsonl_gz(const std::string& path);
+// A file that cannot be opened is an error ending with `what_to_do` (which option names it).
+Result<std::vector<nlohmann::json>> read_jsonl_gz(
+    const std::string& path,
+    std::string_view what_to_do = "pass --problems/--runs or set YANTRA_PEERS");
 // 3300 -> "3,300".
 std::string with_commas(uint64_t v);
 

@@ -65,7 +65,7 @@ v::TestSuite plus_suite(const std::string& reference_source, const std::string& 
 }
 
 Result<PlusScorer> PlusScorer::load(const std::string& path, validator::Validator& validator) {
-  auto rows = read_jsonl_gz(path);
+  auto rows = read_jsonl_gz(path, "give the HumanEval+ file with --plus (YANTRA_BENCH_PLUS)");
   if (!rows) return rows.error();
   std::map<std::string, Reference> references;
   for (const auto& r : *rows) {

@@ -306,4 +306,23 @@ TEST(GeneralizeBench, TheCommandReadsItsOptionsFromTheEnvironment) {
   fs::remove_all(dir);
 }
 
+// A HumanEval+ file that is not there: the error names it and the option that gives it,
+// before any round is run (bench cascade and bench generalize read it the same way).
+TEST(GeneralizeBench, AMissingHumanEvalPlusFileNamesItsOption) {
+  if (auto why = yantra::validator::sandbox_unavailable()) GTEST_FAIL() << *why;
+  fs::path dir = fresh_dir("noplus");
+  for (const char* bench : {"cascade", "generalize"}) {
+    int status = 0;
+    std::string out = yantra::testing::run_capture(
+        std::string(YANTRA_BINARY) + " bench " + bench + " --tasks 2 --plus " +
+            (dir / "missing.jsonl.gz").string() + " 2>&1",
+        &status);
+    EXPECT_NE(status, 0) << bench << ": " << out;
+    EXPECT_TRUE(contains(out, (dir / "missing.jsonl.gz").string())) << bench << ": " << out;
+    EXPECT_TRUE(contains(out, "--plus")) << bench << ": " << out;
+    EXPECT_FALSE(contains(out, "learn round")) << bench << ": " << out;
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
