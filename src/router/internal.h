@@ -39,6 +39,11 @@ struct Router::Run {
 // when neither ran a probe).
 double probe_agreement(const Candidate& a, const Candidate& b);
 
+// An example of the request as a Python statement a user can keep and run.
+inline std::string example_as_assert(const validator::TestCase& e) {
+  return e.doctest_style ? "assert " + e.code + " == " + e.want : e.code;
+}
+
 inline std::string step_name(std::string_view provider, std::string_view model) {
   return std::string(provider).append("/").append(model);
 }

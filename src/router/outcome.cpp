@@ -27,8 +27,7 @@ std::vector<std::string> answer_tests(const Router::Run& run, const Candidate& c
   std::vector<std::string> tests;
   for (size_t i = 0; i < req.examples.size(); ++i) {
     if (run.waived_example == i) continue;  // the answer does not pass it
-    const validator::TestCase& e = req.examples[i];
-    tests.push_back(e.doctest_style ? "assert " + e.code + " == " + e.want : e.code);
+    tests.push_back(example_as_assert(req.examples[i]));
   }
   for (size_t p = 0; p < probes.size() && p < chosen.outputs.size(); ++p) {
     const std::string& out = chosen.outputs[p];

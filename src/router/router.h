@@ -288,7 +288,7 @@ struct PassForecast {
 // other on every probe call, all fail the same way: likely wrong in the request itself
 // (HumanEval/47 writes the median of [-10, 4, 6, 1000, 10, 20] as 15.0).
 struct SuspectExample {
-  std::string example;    // as run: "assert (median([-10, 4, 6, 1000, 10, 20])) == (15.0)"
+  std::string example;    // as an assert: "assert median([-10, 4, 6, 1000, 10, 20]) == 15.0"
   std::string consensus;  // what the models return for its call ("8.0"), if a probe ran it
   std::vector<std::string> models;
 };

@@ -117,7 +117,7 @@ bool Router::answer_by_consensus(Run& run) {
   Candidate& chosen = run.candidates[*run.best];
   chosen.confidence *= kSuspectExampleFactor;
   run.waived_example = found->example;
-  SuspectExample suspect{run.req.examples[found->example].code,
+  SuspectExample suspect{example_as_assert(run.req.examples[found->example]),
                          consensus_output(run.req, run.probes, chosen, found->example),
                          {found->models.begin(), found->models.end()}};
   decide(run, "answer", "suspect example",

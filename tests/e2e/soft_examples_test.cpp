@@ -96,7 +96,9 @@ TEST_F(SoftExamples, ModelsAgreeingAgainstAWrongExampleAnswerAndNameIt) {
   EXPECT_GE(open.requests(), 1);
   ASSERT_EQ(a["suspect_examples"].size(), 1u) << a.dump(2);
   const json& s = a["suspect_examples"][0];
+  // The example as the request wrote it, expected value included.
   EXPECT_TRUE(contains(s["example"].get<std::string>(), "median([-10, 4, 6, 1000, 10, 20])")) << s;
+  EXPECT_TRUE(contains(s["example"].get<std::string>(), "15.0")) << s;
   EXPECT_EQ(s["consensus"], "8.0") << s;
   EXPECT_EQ(s["models"], json::array({"big", "coder"})) << s;
   // Less sure than an answer that passes its examples, not learned, and the tests it is
