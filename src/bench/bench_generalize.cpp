@@ -7,6 +7,8 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -49,8 +51,8 @@ struct Bench {
   // Every valid entry of a task (pending evidence included), by id: which task it was
   // stored for, and whether the router had learned it or only kept it.
   std::map<int64_t, EntryOrigin> origin;
-  std::set<std::string> learned_prompts;          // what an exact-match cache holds
-  std::vector<double> student_ms;                 // every set's student answers
+  std::set<std::string> learned_prompts;  // what an exact-match cache holds
+  std::vector<double> student_ms;         // every set's student answers
 };
 
 // The replay server for one phase: a reworded prompt is an alias of its task.
@@ -236,36 +238,58 @@ void score_exact(Bench& b, const PerturbedSet& set, GeneralizeSet& g) {
   }
 }
 
+// One round of the set from a copy of the learned state, requests embedded by `view`;
+// `on_answer` sees every request. Returns the round, and the student's answers with their
+// HumanEval+ verdicts (none where HumanEval+ does not cover the task).
+struct SetRound {
+  CascadeRound round;
+  std::vector<std::pair<StudentAnswer, std::optional<bool>>> student;
+};
+
+Result<SetRound> ask_from_learned(Bench& b, const PerturbedSet& set, RequestViewKind view,
+                                  const std::string& dir,
+                                  const std::function<void(const Asked&)>& on_answer) {
+  if (auto ok = copy_state(b.root + "/learn", dir); !ok) return ok.error();
+  auto server = start_server(b, &set);
+  if (!server) return server.error();
+  CascadeBenchOptions options = b.o.cascade;
+  options.view = view;
+  auto cascade = CascadeRouter::open(options, dir, (*server)->port(), *b.pools.router);
+  if (!cascade) return cascade.error();
+  SetRound r;
+  std::vector<StudentAnswer> answers;
+  auto round =
+      ask_round((*cascade)->router(), set.tasks, set.hidden, b.scorer, 1, [&](const Asked& a) {
+        on_answer(a);
+        if (a.answer->tier != "student") return;
+        const Task& t = set.tasks[a.task];
+        answers.push_back({t.id, a.answer->code, a.answer->library_id, a.passed});
+      });
+  if (!round) return round.error();
+  r.round = *round;
+  for (StudentAnswer& s : answers) {
+    auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code);
+    r.student.emplace_back(std::move(s), plus);
+  }
+  return r;
+}
+
 // The same round from the same learned state with the hashed view of requests: the
 // baseline the request view must beat.
 Result<GeneralizeSet::Baseline> ask_set_hashed(Bench& b, const PerturbedSet& set) {
   GeneralizeSet::Baseline h;
   h.ran = true;
-  std::string dir = b.root + "/sets/" + set.name + "-hashed";
-  if (auto ok = copy_state(b.root + "/learn", dir); !ok) return ok.error();
-  auto server = start_server(b, &set);
-  if (!server) return server.error();
-  CascadeBenchOptions options = b.o.cascade;
-  options.view = RequestViewKind::hashed;
-  auto cascade = CascadeRouter::open(options, dir, (*server)->port(), *b.pools.router);
-  if (!cascade) return cascade.error();
-  std::vector<StudentAnswer> answers;
-  auto round =
-      ask_round((*cascade)->router(), set.tasks, set.hidden, b.scorer, 1, [&](const Asked& a) {
-        const Task& t = set.tasks[a.task];
-        if (a.answer->tier != "student") return;
-        ++h.student;
-        h.student_learned += b.learned.count(t.id) > 0;
-        h.student_passed += a.passed;
-        answers.push_back({t.id, a.answer->code});
-      });
-  if (!round) return round.error();
-  h.round = *round;
-  for (const StudentAnswer& s : answers)
-    if (auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code)) {
-      ++h.student_plus_scored;
-      h.student_plus_passed += *plus;
-    }
+  auto r = ask_from_learned(b, set, RequestViewKind::hashed,
+                            b.root + "/sets/" + set.name + "-hashed", [](const Asked&) {});
+  if (!r) return r.error();
+  h.round = r->round;
+  for (const auto& [s, plus] : r->student) {
+    ++h.student;
+    h.student_learned += b.learned.count(s.task) > 0;
+    h.student_passed += s.passed;
+    h.student_plus_scored += plus.has_value();
+    h.student_plus_passed += plus.value_or(false);
+  }
   return h;
 }
 
@@ -273,46 +297,32 @@ Result<GeneralizeSet> ask_set(Bench& b, const PerturbedSet& set) {
   GeneralizeSet g;
   g.name = set.name;
   g.tests_aliased = set.tests_aliased;
-  std::string dir = b.root + "/sets/" + set.name;
-  if (auto ok = copy_state(b.root + "/learn", dir); !ok) return ok.error();
-  auto server = start_server(b, &set);
-  if (!server) return server.error();
-  auto cascade = CascadeRouter::open(b.o.cascade, dir, (*server)->port(), *b.pools.router);
-  if (!cascade) return cascade.error();
   std::vector<double> ms;
-  std::vector<StudentAnswer> answers;
-  auto round =
-      ask_round((*cascade)->router(), set.tasks, set.hidden, b.scorer, 1, [&](const Asked& a) {
+  auto r =
+      ask_from_learned(b, set, b.o.cascade.view, b.root + "/sets/" + set.name, [&](const Asked& a) {
         const Task& t = set.tasks[a.task];
-        bool learned = b.learned.count(t.id) > 0;
-        bool student = a.answer->tier == "student";
-        g.learned_requests += learned;
+        g.learned_requests += b.learned.count(t.id) > 0;
         g.renamed += set.hidden.at(t.id).entry_point != set.nominal_entry.at(t.id);
-        if (!student) return;
-        ++g.student;
+        if (a.answer->tier != "student") return;
         g.student_alone += a.answer->teacher_calls == 0;
-        g.student_learned += learned;
-        g.student_passed += a.passed;
-        auto from = b.origin.find(a.answer->library_id);
-        if (from != b.origin.end() && from->second.task != t.id) {
-          ++g.student_other_task;
-          g.student_other_task_passed += a.passed;
-        }
         ms.push_back(1000 * a.seconds);
-        answers.push_back({t.id, a.answer->code, a.answer->library_id, a.passed});
       });
-  if (!round) return round.error();
-  g.round = *round;
-  g.requests = round->requests;
-  for (const StudentAnswer& s : answers) {
-    auto plus = b.plus.passes(s.task, set.hidden.at(s.task).entry_point, s.code);
-    if (plus) {
-      ++g.student_plus_scored;
-      g.student_plus_passed += *plus;
-    }
+  if (!r) return r.error();
+  g.round = r->round;
+  g.requests = r->round.requests;
+  for (const auto& [s, plus] : r->student) {
+    ++g.student;
+    g.student_learned += b.learned.count(s.task) > 0;
+    g.student_passed += s.passed;
+    auto from = b.origin.find(s.entry);
+    bool other_task = from != b.origin.end() && from->second.task != s.task;
+    g.student_other_task += other_task;
+    g.student_other_task_passed += other_task && s.passed;
+    g.student_plus_scored += plus.has_value();
+    g.student_plus_passed += plus.value_or(false);
     if (s.passed && plus.value_or(true)) continue;
     GeneralizeSet::Miss miss{s.task, s.entry, "", false, !s.passed, plus && !*plus};
-    if (auto from = b.origin.find(s.entry); from != b.origin.end())
+    if (from != b.origin.end())
       std::tie(miss.entry_task, miss.entry_pending) =
           std::tie(from->second.task, from->second.pending);
     g.misses.push_back(std::move(miss));
