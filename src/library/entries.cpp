@@ -251,4 +251,16 @@ Result<size_t> Library::size(bool include_invalid) {
   return static_cast<size_t>(q.int64(0));
 }
 
+Result<size_t> Library::learned_size() {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  Statement q(s.db,
+              "SELECT count(*) FROM library_entries WHERE valid = 1 AND avoid = 0 AND "
+              "pending = 0 AND request != ''",
+              s.path);
+  auto row = q.step();
+  if (!row) return row.error();
+  return static_cast<size_t>(q.int64(0));
+}
+
 }  // namespace yantra::library

@@ -53,8 +53,8 @@ struct Entry {
   std::string tier;                // one of kTiers
   std::string model;               // e.g. "gpt-4"
   int tests_passed = 0, tests_failed = 0;
-  double confidence = 0;               // how sure the router was of it when stored, in [0, 1]
-  bool avoid = false;                  // a failed candidate, kept as a negative example
+  double confidence = 0;  // how sure the router was of it when stored, in [0, 1]
+  bool avoid = false;     // a failed candidate, kept as a negative example
   // An answer that passed but was not sure enough to reuse: kept as evidence, so a later
   // asking of the same request can add to it. Never returned unless avoid ones are asked.
   bool pending = false;
@@ -132,6 +132,8 @@ class Library {
   Result<size_t> invalidate_changed(Fingerprinter& fingerprinter);
   // Stored entries, avoid ones included; invalid ones only when asked.
   Result<size_t> size(bool include_invalid = false);
+  // Valid entries that were learned (neither avoid nor pending), counted without reading them.
+  Result<size_t> learned_size();
   // Every stored entry, avoid and invalid ones included, by id.
   Result<std::vector<Entry>> all_entries();
 

@@ -66,8 +66,10 @@ Result<EncoderRetrain> retrain_library_encoder(const std::string& repo_dir, libr
 
 Result<std::optional<EncoderRetrain>> retrain_encoder_if_due(const std::string& repo_dir,
                                                              library::Library& lib, size_t every) {
-  size_t now = learned_requests(lib).size();
-  if (now < trained_on(repo_dir) + every) return std::optional<EncoderRetrain>();
+  // A count, not the entries: this runs after every learned answer.
+  auto now = lib.learned_size();
+  if (!now) return now.error();
+  if (*now < trained_on(repo_dir) + every) return std::optional<EncoderRetrain>();
   auto r = retrain_library_encoder(repo_dir, lib, kFineTune);
   if (!r) return r.error();
   return std::optional<EncoderRetrain>(std::move(r).value());

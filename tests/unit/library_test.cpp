@@ -185,7 +185,8 @@ TEST_F(LibraryTest, TiesAreBrokenBySmallerIdEvenPastTheFirstFetch) {
   // Others first, then 40 entries with the very same embedding: identical similarities.
   for (int i = 0; i < 100; ++i) must(lib.add(entry(random_vector(rng, 16), "other")));
   std::vector<int64_t> twins;
-  for (int i = 0; i < 40; ++i) twins.push_back(must(lib.add(entry(twin, std::string("t").append(std::to_string(i))))));
+  for (int i = 0; i < 40; ++i)
+    twins.push_back(must(lib.add(entry(twin, std::string("t").append(std::to_string(i))))));
   auto one = must(lib.nearest(twin, 1));
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].entry.id, twins[0]);
@@ -235,6 +236,12 @@ TEST_F(LibraryTest, PendingAnswersAreEvidenceNeverReusedAlone) {
   Library reopened = open(3);  // the index built from the rows keeps it aside too
   EXPECT_EQ(ids_of(must(reopened.nearest(q, 5))), (std::vector<int64_t>{learned}));
   EXPECT_TRUE(must(reopened.get(pending)).pending);
+  // Only the learned one counts as learned; an avoid entry does not either.
+  Entry bad = entry({0, 0, 1}, "avoid");
+  bad.avoid = true;
+  must(reopened.add(bad));
+  EXPECT_EQ(must(reopened.size()), 3u);
+  EXPECT_EQ(must(reopened.learned_size()), 1u);
 }
 
 TEST_F(LibraryTest, ReopenRebuildsTheIndexWithTheSameAnswers) {
@@ -248,7 +255,8 @@ TEST_F(LibraryTest, ReopenRebuildsTheIndexWithTheSameAnswers) {
   {
     Library lib = open(32);
     for (int i = 0; i < 300; ++i) {
-      Entry e = entry(random_vector(rng, 32), std::string("f").append(std::to_string(i)), i % 10 == 0);
+      Entry e =
+          entry(random_vector(rng, 32), std::string("f").append(std::to_string(i)), i % 10 == 0);
       if (i == 0) e.avoid = false;
       if (i == 0) e.relies_on = {"pkg.f"};
       int64_t id = must(lib.add(e, &fp));
