@@ -156,6 +156,13 @@ struct CascadeBenchOptions {
   // HumanEval+ inputs and references, to score the learned entries more strictly;
   // default: shared/data/humaneval/HumanEvalPlus-dev.jsonl.gz.
   std::string plus;
+  // Cross-fitting (bench cascade only): the tasks split into this many folds by id, each
+  // routed with a calibration and stopping thresholds fitted on the other folds' ladder
+  // trace; 0 or 1: one in-sample run with `calibration` and `premium_confidence`.
+  size_t folds = 5;
+  // The fitted thresholds pass at least the full ladder's share of the training tasks less
+  // this much, at the least cost.
+  double pass_slack = 0.02;
   bool progress = true;  // a line per round on stderr
   // For tests: the validator the router uses (default: a pool of its own) and the HTTP
   // transport of the teacher clients (default: real HTTP to the replay server).
@@ -193,7 +200,20 @@ struct CascadeBaselines {
   CascadeBaseline oracle;            // the cheapest model that passes the hidden tests
 };
 
+// One fold of a cross-fitted run: what was fitted on the other folds and how it did there
+// and, simulated from the trace, on its own tasks.
+struct CascadeFold {
+  size_t fold = 0, tasks = 0, train_tasks = 0;
+  std::vector<double> stops;  // thresholds before rung 1, 2, ... (2: never stop)
+  double train_pass_rate = 0, train_full_pass_rate = 0, train_cost_vs_full = 0;
+};
+
 struct CascadeBenchResult {
+  size_t folds = 0;  // 0: in-sample (calibration and thresholds as given)
+  std::vector<CascadeFold> fold_fits;
+  // The ladder trace (round 1, every teacher asked), and the same requests routed offline
+  // by each fold's fit: round 1 as the trace predicts it.
+  BaselineFigures full_ladder, simulated_round1;
   std::vector<CascadeRound> rounds;
   CascadeRound round1, later, all;  // round 1, rounds 2..N, every round
   double gpt4_pass_rate = 0;        // gpt-4 alone on the same requests (recorded results)
@@ -308,11 +328,11 @@ struct GeneralizeBenchResult {
   size_t tasks = 0, learned_tasks = 0;      // tasks with a learned entry after the learn phase
   size_t learned = 0, learned_passing = 0;  // learned entries, and those that pass
   size_t learned_plus_scored = 0, learned_plus_passed = 0;  // the same on HumanEval+
-  std::vector<CascadeRound> learn;          // one per learn round
-  std::string view;                         // "encoder", "view" or "hashed"
-  size_t encoder_requests = 0;              // the encoder's fine-tuning after the learn phase
+  std::vector<CascadeRound> learn;                          // one per learn round
+  std::string view;                                         // "encoder", "view" or "hashed"
+  size_t encoder_requests = 0;  // the encoder's fine-tuning after the learn phase
   std::vector<double> encoder_losses;
-  std::vector<GeneralizeSet> sets;          // by name
+  std::vector<GeneralizeSet> sets;  // by name
   GeneralizeCross cross;
   size_t student_timed = 0;   // student answers over every set
   double student_p50_ms = 0;  // their median time

@@ -121,7 +121,9 @@ void render(CascadeBenchResult& r) {
   std::ostringstream t;
   t << "cascade: " << r.all.requests / std::max<size_t>(1, r.rounds.size()) << " tasks x "
     << r.rounds.size() << " rounds, " << with_commas(r.all.requests) << " requests, "
-    << static_cast<int>(r.seconds) << " s\n\n";
+    << static_cast<int>(r.seconds) << " s, "
+    << (r.folds ? "cross-fitted (" + std::to_string(r.folds) + " folds)" : std::string("in-sample"))
+    << "\n\n";
   t << "round  pass     cost      vs gpt-4  teacher calls  avoided  library  tiers\n";
   for (const CascadeRound& c : r.rounds) {
     char line[256];
@@ -166,6 +168,7 @@ void render(CascadeBenchResult& r) {
     t << "pass head (learned online, forecasts made before each outcome): Brier "
       << format_fixed(r.pass_head_brier, 3) << " vs " << format_fixed(r.source_rate_brier, 3)
       << " for each source's pass rate, over " << with_commas(r.pass_outcomes) << " candidates\n";
+  t << folds_text(r);
   t << "\n" << baselines_table(r);
   r.table = t.str();
 
@@ -173,6 +176,7 @@ void render(CascadeBenchResult& r) {
   j["bench"] = "cascade";
   j["tasks"] = r.all.requests / std::max<size_t>(1, r.rounds.size());
   j["rounds"] = r.rounds.size();
+  add_folds_json(j, r);
   j["pass_rate"] = ratio(double(r.all.passed), double(r.all.requests));
   j["cost_vs_gpt4"] = ratio(r.all.cost_usd, r.all.gpt4_cost_usd);
   j["learned_precision"] = ratio(double(r.learned_passing), double(r.learned));
@@ -325,6 +329,9 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   std::map<std::string, Hidden> hidden;
   if (auto ok = load_tasks(problems, runs, o.tasks, tasks, hidden); !ok) return ok.error();
   if (tasks.empty()) return Error::in(problems, "no tasks");
+  if (o.folds > 1 && !o.calibration.empty())
+    return Error{"--calibration " + o.calibration +
+                 ": a cross-fitted run fits its own per fold; pass --folds 0 to route with it"};
   auto server = replay::ReplayServer::load(runs, problems);
   if (!server) return server.error();
   auto port = server->start("127.0.0.1", 0);
@@ -340,17 +347,32 @@ Result<CascadeBenchResult> run_cascade_bench(const CascadeBenchOptions& o) {
   if (!plus) return plus.error();
   auto baselines = open_baselines(tasks, runs, *pools->router);
   if (!baselines) return baselines.error();
+  std::optional<CrossFit> cross;
+  if (o.folds > 1) {
+    auto fitted = cross_fit(o, tasks, hidden, scorer, *pools->router, runs, problems, result);
+    if (!fitted) return fitted.error();
+    cross.emplace(std::move(fitted).value());
+  }
   auto cascade = CascadeRouter::open(o, result.work_dir, *port, *pools->router);
   if (!cascade) return cascade.error();
 
   Tally tally;
   for (int round = 1; round <= o.rounds; ++round) {
     int recorded_run = (round - 1) % 10 + 1;
-    auto c =
-        ask_round((*cascade)->router(), tasks, hidden, scorer, recorded_run, [&](const Asked& a) {
-          const Task& t = tasks[a.task];
-          tally.add(a, t, hidden.at(t.id), recorded_run);
-        });
+    // Cross-fitted: each fold's router, its calibration refitted on the answers so far.
+    std::vector<std::unique_ptr<router::Router>> fold_routers;
+    for (size_t f = 0; cross && f < cross->folds(); ++f)
+      fold_routers.push_back((*cascade)->variant([&](router::RouterOptions& ro) {
+        ro.calibration = cross->calibration(f, tally.scores, tally.score_task);
+        ro.stop_confidence = cross->stop_confidence(f);
+      }));
+    RouterFor router_for = [&](size_t t) -> router::Router& {
+      return cross ? *fold_routers[cross->fold_of_task(t)] : (*cascade)->router();
+    };
+    auto c = ask_round(router_for, tasks, hidden, scorer, recorded_run, [&](const Asked& a) {
+      const Task& t = tasks[a.task];
+      tally.add(a, t, hidden.at(t.id), recorded_run);
+    });
     if (!c) return c.error();
     if (auto ok = baselines->add_round(round, recorded_run); !ok) return ok.error();
     c->round = round;

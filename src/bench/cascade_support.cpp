@@ -178,6 +178,8 @@ struct CascadeRouter::Impl {
   std::optional<library::Library> library;
   std::optional<student::OnlineLearner> pass_head;
   std::optional<router::Router> router;
+  router::RouterOptions options;  // the router's, for variants
+  validator::Validator* validator = nullptr;
 };
 
 CascadeRouter::CascadeRouter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -188,13 +190,20 @@ router::Router& CascadeRouter::router() {
 library::Library& CascadeRouter::library() {
   return *impl_->library;
 }
+std::unique_ptr<router::Router> CascadeRouter::variant(
+    const std::function<void(router::RouterOptions&)>& adjust) const {
+  router::RouterOptions options = impl_->options;
+  if (adjust) adjust(options);
+  return std::make_unique<router::Router>(impl_->validator, &*impl_->teachers, &*impl_->library,
+                                          &*impl_->ledger, std::move(options));
+}
 Result<void> CascadeRouter::save() {
   return impl_->pass_head->save();
 }
 
-Result<std::unique_ptr<CascadeRouter>> CascadeRouter::open(const CascadeBenchOptions& o,
-                                                           const std::string& work_dir, int port,
-                                                           validator::Validator& validator) {
+Result<std::unique_ptr<CascadeRouter>> CascadeRouter::open(
+    const CascadeBenchOptions& o, const std::string& work_dir, int port,
+    validator::Validator& validator, const std::function<void(router::RouterOptions&)>& adjust) {
   std::error_code ec;
   fs::create_directories(fs::path(work_dir) / ".yantra/student", ec);
   if (ec) return Error::in(work_dir, "cannot create: " + ec.message());
@@ -231,6 +240,9 @@ Result<std::unique_ptr<CascadeRouter>> CascadeRouter::open(const CascadeBenchOpt
   if (!pass_head) return pass_head.error();
   impl->pass_head.emplace(std::move(pass_head).value());
   ro->pass_head = &*impl->pass_head;
+  if (adjust) adjust(*ro);
+  impl->options = *ro;
+  impl->validator = &validator;
   impl->router.emplace(&validator, &*impl->teachers, &*impl->library, &*impl->ledger,
                        std::move(ro).value());
   return std::unique_ptr<CascadeRouter>(new CascadeRouter(std::move(impl)));
@@ -240,11 +252,19 @@ Result<CascadeRound> ask_round(router::Router& router, const std::vector<Task>& 
                                const std::map<std::string, Hidden>& hidden, Scorer& scorer,
                                int recorded_run,
                                const std::function<void(const Asked&)>& on_answer) {
+  return ask_round([&](size_t) -> router::Router& { return router; }, tasks, hidden, scorer,
+                   recorded_run, on_answer);
+}
+
+Result<CascadeRound> ask_round(const RouterFor& router_for, const std::vector<Task>& tasks,
+                               const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                               int recorded_run,
+                               const std::function<void(const Asked&)>& on_answer) {
   CascadeRound c;
   for (size_t t = 0; t < tasks.size(); ++t) {
     const Task& task = tasks[t];
     auto asked_at = std::chrono::steady_clock::now();
-    auto answer = router.generate({.text = task.prompt});
+    auto answer = router_for(t).generate({.text = task.prompt});
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - asked_at).count();
     if (!answer) return Error{task.id + ": " + answer.error().message};

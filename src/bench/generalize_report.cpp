@@ -19,7 +19,9 @@ constexpr const char* kNotes =
     "\"no teacher called\": those whose request called no teacher (fewer where the router "
     "credits the student with an answer a teacher was also asked for).\nhashed words: the "
     "same round from the same learned state, requests and entries embedded by their hashed "
-    "words (the view before), the rest of the router the same.";
+    "words (the view before), the rest of the router the same.\nlearn phase: in-sample, "
+    "with the built-in calibration and thresholds, fitted on these very tasks (bench cascade "
+    "cross-fits them).";
 
 // A share of a count, or null where nothing was counted (no answer has a precision).
 Json share_or_null(size_t part, size_t whole) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -16,11 +17,8 @@
 
 #include "bench/bench.h"
 #include "library/library.h"
+#include "router/router.h"
 
-namespace yantra::router {
-class Router;
-struct Answer;
-}  // namespace yantra::router
 namespace yantra::validator {
 struct TestSuite;
 }
@@ -118,11 +116,18 @@ struct Pools {
 // gpt-4: premium at their 2023 list prices), thresholds and calibration from `o`.
 class CascadeRouter {
  public:
-  static Result<std::unique_ptr<CascadeRouter>> open(const CascadeBenchOptions& o,
-                                                     const std::string& work_dir, int port,
-                                                     validator::Validator& validator);
+  // `adjust`, when given, changes the router's options before it is built (the ladder
+  // trace asks every teacher and learns nothing).
+  static Result<std::unique_ptr<CascadeRouter>> open(
+      const CascadeBenchOptions& o, const std::string& work_dir, int port,
+      validator::Validator& validator,
+      const std::function<void(router::RouterOptions&)>& adjust = {});
   ~CascadeRouter();
   router::Router& router();
+  // Another router over the same teachers, library, ledger and pass head, its options
+  // changed by `adjust` (a fold's calibration and thresholds).
+  std::unique_ptr<router::Router> variant(
+      const std::function<void(router::RouterOptions&)>& adjust) const;
   library::Library& library();
   Result<void> save();  // the pass head's checkpoint now (before the state is copied)
 
@@ -147,6 +152,12 @@ Result<CascadeRound> ask_round(router::Router& router, const std::vector<Task>& 
                                const std::map<std::string, Hidden>& hidden, Scorer& scorer,
                                int recorded_run,
                                const std::function<void(const Asked&)>& on_answer = {});
+// The same with a router per task (the router of the task's fold).
+using RouterFor = std::function<router::Router&(size_t task)>;
+Result<CascadeRound> ask_round(const RouterFor& router_for, const std::vector<Task>& tasks,
+                               const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                               int recorded_run,
+                               const std::function<void(const Asked&)>& on_answer = {});
 
 // The library's valid entries that answer one of `tasks` (stored for its very prompt),
 // avoid entries left out; pending ones (evidence) are among them, marked.
@@ -162,6 +173,106 @@ struct TaskEntry {
 };
 Result<std::vector<TaskEntry>> entries_of_tasks(library::Library& library,
                                                 const std::vector<Task>& tasks);
+
+// ---- cross-fitting: bench cascade --folds (cascade_folds.cpp) -------------------------
+
+// A threshold no confidence reaches: the ladder goes on.
+inline constexpr double kNeverStop = 2.0;
+
+// Where one task's ladder stood after each teacher, every teacher asked, scored on the
+// hidden tests by the scorer (the trace's router never sees them).
+struct TraceStep {
+  double cost_usd = 0;  // of the task's teacher calls so far
+  bool has_best = false;
+  std::string kind;  // the best candidate's score kind and raw score
+  double score = 0;
+  bool passed = false;  // the best candidate passes the hidden tests
+};
+struct LadderTrace {
+  size_t task = 0;  // index into the bench's tasks
+  std::vector<TraceStep> steps;
+  bool passed = false;  // the answer after the whole ladder (soft examples included)
+};
+// Round 1 with every teacher asked, raw scores, nothing learned, in WORK_DIR: the replay
+// server at `port` must be one of its own, so the routed run later gets the same answers.
+Result<std::vector<LadderTrace>> trace_ladder(const CascadeBenchOptions& o,
+                                              const std::vector<Task>& tasks,
+                                              const std::map<std::string, Hidden>& hidden,
+                                              Scorer& scorer, validator::Validator& pool,
+                                              const std::string& work_dir, int port);
+
+// A task's fold: the number of its id ("HumanEval/17" -> 17) modulo `folds`, its
+// position in the list when the id has none.
+size_t fold_of(const Task& task, size_t position, size_t folds);
+
+struct LadderOutcome {
+  size_t passed = 0;
+  double cost_usd = 0;
+};
+// The traces' tasks routed offline: each stops at its first step whose best answer is at
+// least stops[i] sure (calibrated), the last value repeated for later rungs.
+LadderOutcome simulate_ladder(std::span<const LadderTrace* const> traces,
+                              const router::Calibration& calibration,
+                              const std::vector<double>& stops);
+
+// A fold's router settings, fitted on the other folds' traces only: the calibration on
+// every step's best answer, and the thresholds of least cost whose pass count is at least
+// the full ladder's less `pass_slack` of the tasks.
+struct FoldFit {
+  std::vector<router::LabelledScore> labels;  // the training steps' best answers
+  router::Calibration calibration;
+  std::vector<double> stops;  // before rung 1, 2, ... (kNeverStop: go on)
+  size_t train_tasks = 0;
+  double train_pass = 0, train_full_pass = 0;
+  double train_cost_usd = 0, train_full_cost_usd = 0;
+};
+FoldFit fit_fold(std::span<const LadderTrace> traces, std::span<const size_t> task_fold,
+                 size_t fold, double pass_slack);
+
+// The folds of a cross-fitted run: each fold's fit, and its router's options round by
+// round. The student's scores are calibrated on the other folds' student answers of the
+// rounds before (prequential: round 1 has none, so they pass through).
+class CrossFit {
+ public:
+  // Traces the ladder (trace_ladder) and fits every fold.
+  static Result<CrossFit> run(const CascadeBenchOptions& o, const std::vector<Task>& tasks,
+                              const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                              validator::Validator& pool, const std::string& work_dir, int port);
+  // From traces already made (tests).
+  CrossFit(const std::vector<Task>& tasks, std::vector<LadderTrace> traces, size_t folds,
+           double pass_slack);
+
+  size_t folds() const { return fits_.size(); }
+  size_t fold_of_task(size_t task) const { return task_fold_[task]; }
+  const FoldFit& fit(size_t fold) const { return fits_[fold]; }
+  // Fold `fold`'s calibration given the answers scored so far (`answer_task`: each
+  // answer's task); only other folds' answers count.
+  router::Calibration calibration(size_t fold, std::span<const router::LabelledScore> answers,
+                                  std::span<const size_t> answer_task) const;
+  // RouterOptions::stop_confidence for fold `fold` (rung 0 as rung 1).
+  std::vector<double> stop_confidence(size_t fold) const;
+  // Every fold's tasks routed offline with its own fit, and with the whole ladder.
+  LadderOutcome held_out() const;
+  LadderOutcome full_ladder() const;
+  const std::vector<LadderTrace>& traces() const { return traces_; }
+
+ private:
+  std::vector<LadderTrace> traces_;
+  std::vector<size_t> task_fold_;
+  std::vector<FoldFit> fits_;
+};
+
+// The trace on a replay server of its own (so the routed round 1 gets the same recorded
+// answers), in RESULT.work_dir/ladder-trace with its JSON lines, and every fold fitted;
+// the result's fold figures filled in.
+Result<CrossFit> cross_fit(const CascadeBenchOptions& o, const std::vector<Task>& tasks,
+                           const std::map<std::string, Hidden>& hidden, Scorer& scorer,
+                           validator::Validator& pool, const std::string& runs,
+                           const std::string& problems, CascadeBenchResult& result);
+// How the run's calibration and thresholds were chosen, and what each fold fitted: the
+// table's lines and the JSON line's fields.
+std::string folds_text(const CascadeBenchResult& r);
+void add_folds_json(nlohmann::ordered_json& j, const CascadeBenchResult& r);
 
 // ---- bench cascade's baselines (cascade_baselines.cpp) ---------------------------------
 

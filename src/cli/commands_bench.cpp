@@ -115,7 +115,8 @@ void declare_cascade_router(CLI::App& app, bench::CascadeBenchOptions& o) {
       ->envname("YANTRA_BENCH_STUDENT_CONFIDENCE")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--premium-confidence", o.premium_confidence,
-                 "premium teachers are asked below this probability (default 0.9)")
+                 "premium teachers are asked below this probability (default 0.9; bench cascade "
+                 "fits its own per fold unless --folds 0)")
       ->envname("YANTRA_BENCH_PREMIUM_CONFIDENCE")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--learn-confidence", o.learn_confidence,
@@ -123,7 +124,8 @@ void declare_cascade_router(CLI::App& app, bench::CascadeBenchOptions& o) {
       ->envname("YANTRA_BENCH_LEARN_CONFIDENCE")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--calibration", o.calibration,
-                 "the router's score-to-probability map: a JSON file, or none (default: built in)")
+                 "the router's score-to-probability map: a JSON file, or none (default: built in; "
+                 "bench cascade needs --folds 0 with it)")
       ->envname("YANTRA_CALIBRATION");
   app.add_option("--open-samples", o.open_samples, "samples per open-source call (default 3)")
       ->envname("YANTRA_BENCH_OPEN_SAMPLES")
@@ -161,6 +163,17 @@ Handler declare_bench_cascade(CLI::App& app) {
   app.add_flag("--keep", o.keep_work_dir, "keep the temporary library and ledger");
   app.add_option("--fit-calibration", o.fit_calibration,
                  "also fit a calibration on this run's answers (hidden tests) and write it here");
+  app.add_option("--folds", o.folds,
+                 "cross-fit: route each of N folds of tasks (by id) with a calibration and "
+                 "thresholds fitted on the other folds only; 0: one in-sample run with "
+                 "--calibration and --premium-confidence (default 5)")
+      ->envname("YANTRA_BENCH_FOLDS")
+      ->check(CLI::Range(0, 110));
+  app.add_option("--pass-slack", o.pass_slack,
+                 "cross-fitting: the thresholds of least cost that pass at least the whole "
+                 "ladder's share of the training tasks less this (default 0.02)")
+      ->envname("YANTRA_BENCH_PASS_SLACK")
+      ->check(CLI::Range(0.0, 1.0));
   declare_plus(app, o.plus);
   app.add_flag("--json", a->json_out, "print only the JSON line");
   return [a] {

@@ -40,6 +40,13 @@ Json to_json(const router::Answer& a) {
   Json route = Json::array();
   for (const router::Decision& d : a.route)
     route.push_back({{"step", d.step}, {"action", d.action}, {"reason", d.reason}, {"ms", d.ms}});
+  // Where the ladder stood after each teacher: what it had cost and how sure its best was.
+  Json ladder = Json::array();
+  for (const router::LadderStep& s : a.ladder)
+    ladder.push_back({{"step", s.step},
+                      {"cost_usd", s.cost_usd},
+                      {"answer", s.has_best},
+                      {"confidence", s.confidence}});
   Json suspects = Json::array();
   for (const router::SuspectExample& x : a.suspect_examples)
     suspects.push_back({{"example", x.example}, {"consensus", x.consensus}, {"models", x.models}});
@@ -59,6 +66,7 @@ Json to_json(const router::Answer& a) {
           {"library_id", a.library_id},
           {"request_id", a.request_id},
           {"suspect_examples", suspects},
+          {"ladder", ladder},
           {"route", route}};
 }
 

@@ -22,6 +22,8 @@ std::string new_request_id() {
   return buf;
 }
 
+constexpr double kNeverSure = 2.0;  // above any probability
+
 std::string step_name(const TeacherInfo& t) {
   return router::step_name(t.provider, t.model);
 }
@@ -119,23 +121,24 @@ void Router::ask_teachers(Run& run) {
     const TeacherInfo& t = teachers_->ladder()[i];
     run.best = score_candidates(run.candidates, options_.calibration);
     double sure = run.best ? run.candidates[*run.best].confidence : 0.0;
+    // Only an answer can be sure enough: with none, a threshold of 0 still asks.
+    const double enough = run.best ? stop_confidence(i) : kNeverSure;
     if (t.tier != config::Tier::premium) {
       if (security && has_premium) {
         decide(run, step_name(t), "skip", "security-critical: straight to a premium teacher");
         continue;
       }
-      if (sure >= s.premium_confidence && !unconfirmed_evidence(run)) break;
+      if (sure >= enough && !unconfirmed_evidence(run)) break;
       ask_teacher(run, i);
       continue;
     }
-    if (sure >= s.premium_confidence && !security) {
+    if (sure >= enough && !security) {
       decide(run, step_name(t), "skip",
-             "confidence " + format_fixed(sure, 2) +
-                 " >= " + format_fixed(s.premium_confidence, 2) + ": no premium call needed");
+             "confidence " + format_fixed(sure, 2) + " >= " + format_fixed(enough, 2) +
+                 ": no premium call needed");
       break;
     }
-    if (security && run.best && run.candidates[*run.best].tier == "premium" &&
-        sure >= s.premium_confidence)
+    if (security && run.best && run.candidates[*run.best].tier == "premium" && sure >= enough)
       break;
     if (history.failed >= options_.premium_failures_to_give_up) {
       decide(run, step_name(t), "skip",
@@ -164,6 +167,12 @@ void Router::ask_teachers(Run& run) {
     ask_teacher(run, i);
   }
   run.best = score_candidates(run.candidates, options_.calibration);
+}
+
+double Router::stop_confidence(size_t rung) const {
+  const std::vector<double>& stops = options_.stop_confidence;
+  if (stops.empty()) return options_.settings.premium_confidence;
+  return stops[std::min(rung, stops.size() - 1)];
 }
 
 void Router::load_earlier(Run& run) {
@@ -227,9 +236,23 @@ void Router::ask_teacher(Run& run, size_t index) {
   auto reply = teachers_->generate(index, run.req.text, run.req.entry_point, n, ledger_);
   if (!reply) {
     decide(run, step_name(t), "failed", reply.error().message);
-    return;
+  } else {
+    add_reply(run, *reply);
   }
-  add_reply(run, *reply);
+  record_step(run, step_name(t));
+}
+
+void Router::record_step(Run& run, std::string step) {
+  LadderStep s{.step = std::move(step), .cost_usd = run.answer.cost_usd};
+  if (auto best = score_candidates(run.candidates, options_.calibration)) {
+    const Candidate& c = run.candidates[*best];
+    s.has_best = true;
+    s.code = c.code;
+    s.score = c.score;
+    s.confidence = c.confidence;
+    s.score_kind = std::string(c.score_kind);
+  }
+  run.answer.ladder.push_back(std::move(s));
 }
 
 }  // namespace yantra::router

@@ -293,6 +293,19 @@ struct SuspectExample {
   std::vector<std::string> models;
 };
 
+// Where the ladder stood after one teacher was asked (its repair included): what it had
+// cost so far and the candidate it would have answered had it stopped there. The trace
+// that lets thresholds be fitted offline (bench cascade --folds): stopping earlier is a
+// prefix of the same ladder.
+struct LadderStep {
+  std::string step;     // "gpt35/gpt-3.5-turbo"
+  double cost_usd = 0;  // of this request's teacher calls so far
+  bool has_best = false;
+  std::string code;  // the best candidate so far (passes the examples), when has_best
+  double score = 0, confidence = 0;
+  std::string score_kind;
+};
+
 struct Answer {
   bool answered = false;  // false: no candidate passed (code holds the best try, if any)
   std::string request_id;
@@ -312,6 +325,7 @@ struct Answer {
   // learned); empty when the answer passes every example.
   std::vector<SuspectExample> suspect_examples;
   std::vector<Decision> route;
+  std::vector<LadderStep> ladder;       // one per teacher asked, in order
   std::vector<PassForecast> forecasts;  // one per candidate the pass head learned from
 };
 
@@ -332,6 +346,10 @@ struct RouterOptions {
   // least this likely to pass; below, the ten nearest all run on the probes and are weighed.
   double student_alone_confidence = 0.9;
   Calibration calibration = Calibration::builtin();  // scores to probabilities
+  // Per rung of the ladder: the teacher at index i is not asked when the best answer so
+  // far is at least stop_confidence[i] sure (the last value for rungs past the end; empty:
+  // settings.premium_confidence for every rung). Fitted per rung by bench cascade --folds.
+  std::vector<double> stop_confidence;
   // How requests are embedded; the library must hold entries embedded the same way
   // (Library::use_embedder).
   library::Embedder embedder = library_embedder();
@@ -371,7 +389,9 @@ class Router {
   void load_earlier(Run& run);
   void add_pending(Run& run);
   void ask_teachers(Run& run);
+  double stop_confidence(size_t rung) const;
   void ask_teacher(Run& run, size_t index);
+  void record_step(Run& run, std::string step);
   struct PremiumHistory {
     int failed = 0, pending = 0;
   };

@@ -84,6 +84,14 @@ TEST(Generate, AnswersFromAConfiguredEndpointAndShowsTheRoute) {
   ASSERT_FALSE(route.empty());
   EXPECT_EQ(route[0]["step"], "student") << out;
   EXPECT_TRUE(contains(route[0]["reason"].get<std::string>(), "novel")) << out;
+  // One teacher asked: the ladder stood there, free, with the answer it gave.
+  ASSERT_EQ(first["ladder"].size(), 1u) << out;
+  EXPECT_EQ(first["ladder"][0]["step"], "local/coder") << out;
+  EXPECT_EQ(first["ladder"][0]["cost_usd"], 0.0) << out;
+  EXPECT_TRUE(first["ladder"][0]["answer"]) << out;
+  EXPECT_DOUBLE_EQ(first["ladder"][0]["confidence"].get<double>(),
+                   first["confidence"].get<double>())
+      << out;
   // The student's pass head learned from the three outcomes and kept what it learned.
   auto head = yantra::student::OnlineLearner::open(
       (dir / "repo/.yantra/student/pass_head.pt").string(), {});
@@ -200,6 +208,9 @@ TEST(CascadeBench, HiddenTestsNeverReachTheRouterAndRepeatsComeFromTheStudent) {
   o.runs = kData + "recorded-runs-dev.jsonl.gz";
   o.tasks = 8;
   o.rounds = 2;
+  // In-sample: the built-in calibration, so 8 tasks learn enough to answer round 2 (the
+  // cross-fitted trace is checked in cascade_folds_test.cpp).
+  o.folds = 0;
   o.work_dir = (dir / "repo").string();
   o.progress = false;
   o.router_validator = &validator;
