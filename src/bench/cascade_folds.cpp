@@ -298,6 +298,7 @@ Result<CrossFit> cross_fit(const CascadeBenchOptions& o, const std::vector<Task>
 
 std::string folds_text(const CascadeBenchResult& r) {
   std::ostringstream t;
+  t << "teacher-written tests: off (the replay server holds recorded code, no tests)\n";
   if (r.folds == 0) {
     t << "in-sample: the calibration and thresholds given (the built-in ones were fitted on "
          "these very tasks)\n";

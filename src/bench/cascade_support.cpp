@@ -59,6 +59,8 @@ Result<router::RouterOptions> router_options(const CascadeBenchOptions& o,
                                              const config::Settings& settings) {
   router::RouterOptions ro;
   ro.settings = settings.router;
+  // The replay server holds recorded code only: asked for tests, it would answer with code.
+  ro.settings.teacher_tests = false;
   ro.novelty_similarity = o.novelty_similarity;
   ro.open_samples = o.open_samples;
   ro.premium_samples = o.premium_samples;

@@ -67,15 +67,18 @@ struct RouterSettings {
   Consent premium_consent = Consent::ask;
   int samples = 3;
   bool security_escalation = true;
+  // The cheapest teacher asked also writes tests for the request, run on every candidate
+  // and weighed by how many models pass them (CodeT's dual agreement).
+  bool teacher_tests = true;
 };
 
 // Crowd learning (`yantra crowd join` writes these; the tenant's token is a secret and
 // lives in the key store as "crowd-TENANT" or in $YANTRA_CROWD_TOKEN, never here).
 struct CrowdSettings {
-  std::string server;           // the aggregation server's URL
-  std::string tenant;           // letters, digits, '-' and '_'
-  std::string public_key;       // the server's Ed25519 key pinned at join, 64 hex digits
-  double embedding_noise = 0;   // sigma of the Gaussian noise on shared embeddings
+  std::string server;          // the aggregation server's URL
+  std::string tenant;          // letters, digits, '-' and '_'
+  std::string public_key;      // the server's Ed25519 key pinned at join, 64 hex digits
+  double embedding_noise = 0;  // sigma of the Gaussian noise on shared embeddings
 };
 
 struct Settings {

@@ -64,6 +64,7 @@ const std::vector<KeySpec>& section_keys(Section section) {
        {"ask", "always", "never"}},
       {"samples", VT::integer, "an integer from 1 to 20 (e.g. 3)", 1, 20, {}},
       {"security_escalation", VT::boolean, "true or false", 1, 0, {}},
+      {"teacher_tests", VT::boolean, "true or false", 1, 0, {}},
   };
   static const std::vector<KeySpec> crowd = {
       {"enabled", VT::boolean, "true or false", 1, 0, {}},

@@ -204,6 +204,8 @@ void apply_router_field(RouterSettings& r, std::string_view field, const Value& 
     r.samples = static_cast<int>(std::get<int64_t>(v));
   else if (field == "security_escalation")
     r.security_escalation = std::get<bool>(v);
+  else if (field == "teacher_tests")
+    r.teacher_tests = std::get<bool>(v);
 }
 
 void apply_crowd_field(Settings& s, std::string_view field, const Value& v) {

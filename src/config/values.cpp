@@ -15,6 +15,7 @@ Value router_value(const Settings& s, std::string_view field) {
   if (field == "premium_consent") return std::string(to_string(r.premium_consent));
   if (field == "samples") return static_cast<int64_t>(r.samples);
   if (field == "security_escalation") return r.security_escalation;
+  if (field == "teacher_tests") return r.teacher_tests;
   return std::monostate{};
 }
 

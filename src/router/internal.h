@@ -33,7 +33,14 @@ struct Router::Run {
   std::optional<config::Tier> called;
   // The example the answer was let off (soft examples): left out of the answer's tests.
   std::optional<size_t> waived_example;
+  bool tests_asked = false;  // a teacher was asked to write tests (once per request)
 };
+
+// A teacher's assert statements as test cases: parsed with tree-sitter (anything but a
+// top-level assert is dropped, so is a copy of an example), at most ten, named by `step`.
+std::vector<validator::TestCase> written_test_cases(const std::vector<std::string>& asserts,
+                                                    const ParsedRequest& request,
+                                                    const std::string& step);
 
 // The share of the probe calls on which two candidates gave the same output (their code,
 // when neither ran a probe).

@@ -18,8 +18,8 @@ std::string tier_name(config::Tier tier) {
 // and request: a few say what went wrong, many only fill the store.
 
 // The tests an answer passed, as Python statements a user can keep: the request's own
-// examples (but a suspect one it was let off), then each probe call on which another source gave
-// the same value.
+// examples (but a suspect one it was let off), each probe call on which another source gave
+// the same value, and the teacher-written tests it passed.
 std::vector<std::string> answer_tests(const Router::Run& run, const Candidate& chosen) {
   const ParsedRequest& req = run.req;
   const std::vector<std::string>& probes = run.probes;
@@ -38,6 +38,8 @@ std::vector<std::string> answer_tests(const Router::Run& run, const Candidate& c
     });
     if (confirmed) tests.push_back("assert " + probes[p] + " == " + out);
   }
+  for (size_t t = 0; t < req.written_tests.size() && t < chosen.written_passed.size(); ++t)
+    if (chosen.written_passed[t]) tests.push_back(req.written_tests[t].code);
   return tests;
 }
 

@@ -5,6 +5,7 @@ target_sources(yantra_core PRIVATE
   ${CMAKE_SOURCE_DIR}/src/router/probes.cpp
   ${CMAKE_SOURCE_DIR}/src/router/select.cpp
   ${CMAKE_SOURCE_DIR}/src/router/soft_examples.cpp
+  ${CMAKE_SOURCE_DIR}/src/router/written_tests.cpp
   ${CMAKE_SOURCE_DIR}/src/router/calibration.cpp
   ${CMAKE_SOURCE_DIR}/src/router/pipeline.cpp
   ${CMAKE_SOURCE_DIR}/src/router/student_answer.cpp

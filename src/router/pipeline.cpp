@@ -238,8 +238,46 @@ void Router::ask_teacher(Run& run, size_t index) {
     decide(run, step_name(t), "failed", reply.error().message);
   } else {
     add_reply(run, *reply);
+    // The first teacher asked is the cheapest: it also writes the request's tests.
+    if (options_.settings.teacher_tests && !run.tests_asked && !run.candidates.empty())
+      ask_for_tests(run, index);
   }
   record_step(run, step_name(t));
+}
+
+void Router::ask_for_tests(Run& run, size_t index) {
+  run.tests_asked = true;
+  const std::string step = step_name(teachers_->ladder()[index]);
+  // Shown for its signature: the candidate that got furthest on the examples.
+  const Candidate& shown = *std::max_element(
+      run.candidates.begin(), run.candidates.end(),
+      [](const Candidate& a, const Candidate& b) { return a.examples_passed < b.examples_passed; });
+  auto written =
+      teachers_->write_tests(index, run.req.text, run.req.entry_point, shown.code, ledger_);
+  if (!written) {
+    decide(run, step, "tests failed", written.error().message);
+    return;
+  }
+  run.answer.cost_usd += written->cost_usd;
+  run.answer.teacher_calls += 1;
+  run.answer.teacher_latency_s += written->latency_s;
+  std::vector<validator::TestCase> tests = written_test_cases(written->asserts, run.req, step);
+  const std::string cost = "; $" + format_fixed(written->cost_usd, 4);
+  if (tests.empty()) {
+    decide(run, step, "tests",
+           "the reply held no assert statement calling " + run.req.entry_point + cost);
+    return;
+  }
+  run.req.written_tests = std::move(tests);
+  // Every candidate so far runs again, the tests after its examples and probes.
+  run_candidates(*validator_, run.req, run.probes, run.candidates);
+  size_t unpassed = 0;
+  for (size_t t = 0; t < run.req.written_tests.size(); ++t)
+    unpassed += std::none_of(run.candidates.begin(), run.candidates.end(),
+                             [&](const Candidate& c) { return c.written_passed[t]; });
+  decide(run, step, "tests",
+         std::to_string(run.req.written_tests.size()) + " assert(s) written, " +
+             std::to_string(unpassed) + " passed by no candidate (they weigh nothing)" + cost);
 }
 
 void Router::record_step(Run& run, std::string step) {

@@ -97,6 +97,7 @@ v::Job candidate_job(const ParsedRequest& request, const std::vector<std::string
   for (const v::TestCase& e : request.examples) job.tests.cases.push_back(e);
   for (size_t i = 0; i < probes.size(); ++i)
     job.tests.cases.push_back(output_case("probe " + std::to_string(i + 1), probes[i]));
+  for (const v::TestCase& t : request.written_tests) job.tests.cases.push_back(t);
   return job;
 }
 
@@ -110,6 +111,7 @@ void read_candidate(const ParsedRequest& request, size_t n_probes, const v::RunR
   c.failure.clear();
   c.failed_examples.clear();
   c.outputs.assign(n_probes, "!NotRun");
+  c.written_passed.assign(request.written_tests.size(), false);
   c.loaded = !r.tests.empty() && r.tests[0].outcome == v::Outcome::passed;
   for (size_t k = kFirstExample; k < r.tests.size(); ++k) {
     const v::TestOutcome& o = r.tests[k];
@@ -123,8 +125,11 @@ void read_candidate(const ParsedRequest& request, size_t n_probes, const v::RunR
       if (c.failure.empty())
         c.failure = request.examples[t].code + "\n" +
                     (o.message.empty() ? std::string(v::to_string(o.outcome)) : o.message);
-    } else if (t - n_examples < n_probes && o.outcome != v::Outcome::not_run) {
-      c.outputs[t - n_examples] = normalise_output(o.got.empty() ? "!" + o.message : o.got);
+    } else if (t - n_examples < n_probes) {
+      if (o.outcome != v::Outcome::not_run)
+        c.outputs[t - n_examples] = normalise_output(o.got.empty() ? "!" + o.message : o.got);
+    } else if (size_t w = t - n_examples - n_probes; w < c.written_passed.size()) {
+      c.written_passed[w] = c.loaded && o.outcome == v::Outcome::passed;
     }
   }
   // A candidate that does not even load passes nothing, whatever the run says.

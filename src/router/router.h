@@ -48,7 +48,10 @@ struct ParsedRequest {
   std::string entry_point, signature;
   std::vector<std::string> params;
   std::vector<validator::TestCase> examples;  // tests written in the request itself
-  bool security = false;                      // auth, crypto, payments...
+  // Asserts a teacher wrote for the request (router.teacher_tests): run on every candidate
+  // after the examples and probes, weighed by dual agreement, never law. Empty until then.
+  std::vector<validator::TestCase> written_tests;
+  bool security = false;  // auth, crypto, payments...
   std::string security_reason;
 };
 
@@ -152,6 +155,7 @@ struct Candidate {
   std::string failure;                  // the first failing example's message, for repair
   std::vector<size_t> failed_examples;  // indices into the request's examples
   std::vector<std::string> outputs;     // per probe call: repr of the value or "!Error"
+  std::vector<bool> written_passed;     // per teacher-written test: it passed
   double support = 0;                   // agreement with the other candidates
   double score = 0;                     // the evidence for it, before calibration
   std::string_view score_kind = kAgreementScore;
@@ -173,7 +177,9 @@ void run_candidates(validator::Validator& validator, const ParsedRequest& reques
                     const std::vector<std::string>& probes, std::span<Candidate> candidates);
 // CodeT-style dual execution: a candidate's support is its agreement on the probe outputs
 // with the others (a different model counts fully, another sample of the same model a
-// little); its score combines support with the examples it passed, and its confidence is
+// little); its score combines support with the examples it passed, lowered for each
+// teacher-written test it fails by that test's weight (the share of models with a
+// candidate passing it: a test no candidate passes weighs nothing), and its confidence is
 // that score calibrated. Returns the index of the most confident candidate, if any
 // candidate passes the examples.
 std::optional<size_t> score_candidates(std::span<Candidate> candidates,
@@ -198,6 +204,14 @@ struct TeacherAnswer {
   double latency_s = 0;                      // wall time, retries included
   std::optional<double> recorded_latency_s;  // replay server: the recorded latency
   int attempts = 0;
+};
+
+struct WrittenTests {
+  TeacherInfo teacher;
+  std::vector<std::string> asserts;  // each one statement calling the entry point
+  teacher::Usage usage;
+  double cost_usd = 0;
+  double latency_s = 0;  // recorded latency when replayed, else wall time
 };
 
 // Where API keys come from; the default is config::lookup_key (environment, then store).
@@ -245,6 +259,11 @@ class Teachers {
   Result<TeacherAnswer> repair(size_t i, std::string_view request, std::string_view entry_point,
                                std::string_view code, std::string_view failure,
                                ledger::Ledger* ledger);
+  // Assert statements for the request from teacher `i`, `code` shown for its signature.
+  // The call is checked against the budget and recorded in `ledger` at once (passed when
+  // the reply held an assert calling `entry_point`, failed when not).
+  Result<WrittenTests> write_tests(size_t i, std::string_view request, std::string_view entry_point,
+                                   std::string_view code, ledger::Ledger* ledger);
   Result<void> record(const TeacherAnswer& answer, ledger::Outcome outcome,
                       ledger::Ledger& ledger) const;
   // What teacher `i` would charge for `n` answers to `request`: tokens estimated from
@@ -259,6 +278,8 @@ class Teachers {
 
  private:
   Teachers() = default;
+  // A paid call over its provider's budget is refused before sending, and recorded so.
+  Result<void> admit(size_t i, std::string_view request, int n, ledger::Ledger* ledger) const;
   Result<TeacherAnswer> send(size_t i, const teacher::ChatRequest& chat, std::string_view request,
                              std::string_view entry_point, ledger::Ledger* ledger);
   std::vector<TeacherInfo> ladder_;
@@ -391,6 +412,7 @@ class Router {
   void ask_teachers(Run& run);
   double stop_confidence(size_t rung) const;
   void ask_teacher(Run& run, size_t index);
+  void ask_for_tests(Run& run, size_t index);
   void record_step(Run& run, std::string step);
   struct PremiumHistory {
     int failed = 0, pending = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "router/internal.h"
 #include "router/router.h"
@@ -50,6 +51,35 @@ double contest(const Candidate& a, size_t self, std::span<Candidate> candidates)
   return all == 0 ? 0.0 : dissent / all;
 }
 
+// Teacher-written tests weighed by dual agreement: the share of the models among the
+// candidates passing the examples that have a candidate passing the test. A wrong test
+// no candidate passes weighs nothing; one every model passes weighs fully.
+std::vector<double> written_weights(std::span<const Candidate> candidates) {
+  std::set<std::string> models;
+  std::vector<std::set<std::string>> passing;
+  for (const Candidate& c : candidates) {
+    if (!c.passes_examples()) continue;
+    models.insert(c.model);
+    if (passing.size() < c.written_passed.size()) passing.resize(c.written_passed.size());
+    for (size_t t = 0; t < c.written_passed.size(); ++t)
+      if (c.written_passed[t]) passing[t].insert(c.model);
+  }
+  std::vector<double> weights;
+  for (const auto& p : passing) weights.push_back(double(p.size()) / double(models.size()));
+  return weights;
+}
+
+// What is left of a candidate's score after the written tests it fails: 1 when it passes
+// every test that weighs anything, less for each weighted test it fails.
+double written_factor(const Candidate& c, const std::vector<double>& weights) {
+  double all = 0, passed = 0;
+  for (size_t t = 0; t < weights.size(); ++t) {
+    all += weights[t];
+    passed += t < c.written_passed.size() && c.written_passed[t] ? weights[t] : 0.0;
+  }
+  return (1.0 + passed) / (1.0 + all);
+}
+
 }  // namespace
 
 double probe_agreement(const Candidate& a, const Candidate& b) {
@@ -67,6 +97,7 @@ double probe_agreement(const Candidate& a, const Candidate& b) {
 std::optional<size_t> score_candidates(std::span<Candidate> candidates,
                                        const Calibration& calibration) {
   std::optional<size_t> best;
+  const std::vector<double> weights = written_weights(candidates);
   for (size_t i = 0; i < candidates.size(); ++i) {
     Candidate& a = candidates[i];
     a.support = 0;
@@ -92,8 +123,8 @@ std::optional<size_t> score_candidates(std::span<Candidate> candidates,
       a.support += w * agree;
       doubt *= 1.0 - kAgreementStrength * w * agree;
     }
-    a.score =
-        examples_factor(a) * (1.0 - doubt) * (1.0 - kDissentStrength * contest(a, i, candidates));
+    a.score = examples_factor(a) * (1.0 - doubt) *
+              (1.0 - kDissentStrength * contest(a, i, candidates)) * written_factor(a, weights);
     a.confidence = calibration.probability(kAgreementScore, a.score);
     // By score: the calibration is flat in places, and ties there would hide the evidence.
     if (!best || a.score > candidates[*best].score + 1e-12) best = i;

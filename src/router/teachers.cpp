@@ -146,20 +146,56 @@ Result<TeacherAnswer> Teachers::repair(size_t i, std::string_view request,
   return send(i, chat, request, entry_point, ledger);
 }
 
+Result<void> Teachers::admit(size_t i, std::string_view request, int n,
+                             ledger::Ledger* ledger) const {
+  if (!ledger) return {};
+  const TeacherInfo& t = ladder_.at(i);
+  auto allowed = ledger->check_budget(t.provider, ledger_tier(t.tier), t.price.free(),
+                                      t.budget_month_usd, estimate_cost(i, request, n));
+  if (allowed) return {};
+  ledger::CallRecord refused = call_record(t);
+  refused.outcome = ledger::Outcome::budget_refused;
+  if (auto r = ledger->record_call(refused); !r) return r.error();
+  return allowed.error();
+}
+
+Result<WrittenTests> Teachers::write_tests(size_t i, std::string_view request,
+                                           std::string_view entry_point, std::string_view code,
+                                           ledger::Ledger* ledger) {
+  const TeacherInfo& t = ladder_.at(i);
+  ledger::CallRecord call = call_record(t);
+  if (auto ok = admit(i, request, 1, ledger); !ok) return ok.error();
+  teacher::TaskOptions task;
+  task.max_tokens = max_tokens_;
+  auto reply = clients_[i]->chat(teacher::tests_request(t.model, request, code, entry_point, task));
+  if (!reply) {
+    call.outcome = ledger::Outcome::http_error;
+    if (ledger)
+      if (auto r = ledger->record_call(call); !r) return r.error();
+    return reply.error();
+  }
+  teacher::GeneratedTests tests = teacher::tests_from_reply(*reply, entry_point);
+  WrittenTests out{.teacher = t,
+                   .asserts = std::move(tests.asserts),
+                   .usage = tests.usage,
+                   .cost_usd = ledger::cost_usd(tests.usage.prompt_tokens,
+                                                tests.usage.completion_tokens, t.price),
+                   .latency_s = reply->recorded_latency_s.value_or(reply->latency_s)};
+  call.prompt_tokens = out.usage.prompt_tokens;
+  call.completion_tokens = out.usage.completion_tokens;
+  call.tokens_estimated = out.usage.estimated;
+  call.latency_s = out.latency_s;
+  call.outcome = out.asserts.empty() ? ledger::Outcome::failed : ledger::Outcome::passed;
+  if (ledger)
+    if (auto r = ledger->record_call(call); !r) return r.error();
+  return out;
+}
+
 Result<TeacherAnswer> Teachers::send(size_t i, const teacher::ChatRequest& chat,
                                      std::string_view request, std::string_view entry_point,
                                      ledger::Ledger* ledger) {
   const TeacherInfo& t = ladder_.at(i);
-  if (ledger) {
-    auto allowed = ledger->check_budget(t.provider, ledger_tier(t.tier), t.price.free(),
-                                        t.budget_month_usd, estimate_cost(i, request, chat.n));
-    if (!allowed) {
-      ledger::CallRecord refused = call_record(t);
-      refused.outcome = ledger::Outcome::budget_refused;
-      if (auto r = ledger->record_call(refused); !r) return r.error();
-      return allowed.error();
-    }
-  }
+  if (auto ok = admit(i, request, chat.n, ledger); !ok) return ok.error();
   auto reply = clients_[i]->chat(chat);
   if (!reply) {
     if (ledger) {

@@ -60,7 +60,8 @@ Generation code_candidates(const ChatReply& reply, std::string_view entry_point)
       ++gen.empty_replies;
       continue;
     }
-    gen.candidates.push_back({std::move(code), choice.text, choice.finish_reason, choice.truncated});
+    gen.candidates.push_back(
+        {std::move(code), choice.text, choice.finish_reason, choice.truncated});
   }
   return gen;
 }
@@ -78,10 +79,9 @@ Result<Generation> generate_code(Client& client, const std::string& model,
   return gen;
 }
 
-Result<GeneratedTests> generate_tests(Client& client, const std::string& model,
-                                      std::string_view request_text,
-                                      std::string_view candidate_code, std::string_view entry_point,
-                                      const TaskOptions& options) {
+ChatRequest tests_request(const std::string& model, std::string_view request_text,
+                          std::string_view candidate_code, std::string_view entry_point,
+                          const TaskOptions& options) {
   const std::string name(entry_point);
   std::string user = "Request:\n" + std::string(request_text) +
                      "\n\nAn implementation to be tested (use it for the signature only; it "
@@ -100,15 +100,29 @@ Result<GeneratedTests> generate_tests(Client& client, const std::string& model,
   request.messages = {{"system", kTestSystem}, {"user", std::move(user)}};
   request.max_tokens = options.max_tokens;
   request.temperature = options.temperature;
-  auto reply = client.chat(request);
-  if (!reply) return reply.error();
+  return request;
+}
+
+GeneratedTests tests_from_reply(const ChatReply& reply, std::string_view entry_point) {
   GeneratedTests tests;
-  tests.usage = reply->usage;
-  tests.raw = reply->choices.front().text;
+  tests.usage = reply.usage;
+  if (reply.choices.empty()) return tests;
+  tests.raw = reply.choices.front().text;
   tests.asserts = extract_asserts(tests.raw, entry_point);
+  return tests;
+}
+
+Result<GeneratedTests> generate_tests(Client& client, const std::string& model,
+                                      std::string_view request_text,
+                                      std::string_view candidate_code, std::string_view entry_point,
+                                      const TaskOptions& options) {
+  auto reply =
+      client.chat(tests_request(model, request_text, candidate_code, entry_point, options));
+  if (!reply) return reply.error();
+  GeneratedTests tests = tests_from_reply(*reply, entry_point);
   if (tests.asserts.empty())
     return Error{client.config().name + " (" + model + "): the reply held no assert calling `" +
-                 name + "`; " + describe_failure(*reply)};
+                 std::string(entry_point) + "`; " + describe_failure(*reply)};
   return tests;
 }
 

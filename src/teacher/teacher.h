@@ -205,6 +205,13 @@ struct GeneratedTests {
   std::string raw;
 };
 
+// The request generate_tests sends, and the asserts found in a reply (none when it held
+// none), kept apart so a caller can account for the tokens of a reply without asserts.
+ChatRequest tests_request(const std::string& model, std::string_view request_text,
+                          std::string_view candidate_code, std::string_view entry_point,
+                          const TaskOptions& options = {});
+GeneratedTests tests_from_reply(const ChatReply& reply, std::string_view entry_point);
+
 // Assert statements testing `entry_point` against the request (the candidate is shown so
 // the tests use its signature; the prompt asks for behaviour from the request, not from
 // the candidate). An Error when the reply holds no usable assert.

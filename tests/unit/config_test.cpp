@@ -182,7 +182,7 @@ TEST_F(ConfigTest, EffectiveValuesListEverySettingWithItsOrigin) {
   repo("[providers.deepseek]\nbudget_month_usd = 10.0\n");
   cfg::Settings s = load();
   auto values = cfg::effective_values(s);
-  ASSERT_EQ(values.size(), 5u + 5u + 9u);  // router, crowd, one provider
+  ASSERT_EQ(values.size(), 6u + 5u + 9u);  // router, crowd, one provider
   EXPECT_EQ(values[0].key, "router.student_confidence");
   auto budget = cfg::get_value(s, "providers.deepseek.budget_month_usd");
   ASSERT_TRUE(budget.ok()) << budget.error().message;

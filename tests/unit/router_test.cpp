@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "router/internal.h"
 #include "router/router.h"
 #include "student/student.h"
 
@@ -127,8 +128,8 @@ TEST(RouterScore, AnotherModelAgreeingRemovesMostDoubt) {
   EXPECT_TRUE(c[0].corroborated);
   // codellama #1: gpt-4 agrees fully, its own other sample half (weight 0.15); of the
   // others, its own dissenting sample weighs 0.5 against gpt-4's 1: contested 0.5 / 1.5
-  EXPECT_NEAR(c[1].confidence,
-              (1 - 0.5 * 0.4 * (1 - 0.6 * 0.15 * 0.5)) * (1 - 0.3 * 0.5 / 1.5), 1e-12);
+  EXPECT_NEAR(c[1].confidence, (1 - 0.5 * 0.4 * (1 - 0.6 * 0.15 * 0.5)) * (1 - 0.3 * 0.5 / 1.5),
+              1e-12);
   // codellama #2 agrees with nobody fully.
   EXPECT_FALSE(c[2].corroborated);
 }
@@ -180,6 +181,56 @@ TEST(RouterScore, WithoutExamplesAgreementIsDiscounted) {
                               candidate("premium", "gpt-3.5", 0, 0, {"[]", "[1]"})};
   ASSERT_TRUE(score_candidates(c));
   EXPECT_NEAR(c[0].confidence, 0.75 * (1 - 0.3 * 0.4), 1e-12);
+}
+
+TEST(RouterScore, WrittenTestsWeighByHowManyModelsPassThem) {
+  // Two models pass the examples and split on one probe. Of the teacher's three tests,
+  // gpt-3.5 alone passes the first (weight 1/2), both the second (weight 1), and no one
+  // the third (weight 0: dropped).
+  std::vector<Candidate> c = {candidate("premium", "gpt-4", 2, 2, {"1", "2"}),
+                              candidate("premium", "gpt-3.5", 2, 2, {"1", "9"})};
+  ASSERT_EQ(score_candidates(c), 0u);  // no tests: a tie, the first wins
+  const double untested = c[0].score;
+  EXPECT_DOUBLE_EQ(c[1].score, untested);
+  c[0].written_passed = {false, true, false};
+  c[1].written_passed = {true, true, false};
+  ASSERT_EQ(score_candidates(c), 1u);
+  // gpt-4 keeps (1 + 1) / (1 + 1.5) of its score; gpt-3.5 passes every weighted test.
+  EXPECT_NEAR(c[0].score, untested * 2.0 / 2.5, 1e-12);
+  EXPECT_NEAR(c[1].score, untested, 1e-12);
+  // The test no candidate passed changes nothing when it is left out.
+  std::vector<Candidate> without = c;
+  for (Candidate& x : without) x.written_passed.pop_back();
+  ASSERT_EQ(score_candidates(without), 1u);
+  EXPECT_DOUBLE_EQ(without[0].score, c[0].score);
+  // A candidate that fails the examples earns a test no weight: only gpt-4 is left.
+  c[1].examples_passed = 1;
+  ASSERT_EQ(score_candidates(c), 0u);
+  EXPECT_NEAR(c[0].score, untested / 0.7 * 1.0, 1e-9);  // nothing contests it; passes t2
+}
+
+TEST(WrittenTests, OnlyTopLevelAssertsParsedByTreeSitterStay) {
+  auto req = parse_request(
+      {.text = "Add one. For example add_one(1) == 2", .signature = "def add_one(x):"});
+  ASSERT_TRUE(req) << req.error().message;
+  ASSERT_EQ(req->examples.size(), 1u);
+  std::vector<std::string> asserts = {
+      "assert add_one(0) == 1",
+      yantra::router::example_as_assert(req->examples[0]),  // a copy of the example
+      "import os",                                          // not a test
+      "assert add_one(-1) == 0",
+  };
+  auto cases = yantra::router::written_test_cases(asserts, *req, "local/coder");
+  ASSERT_EQ(cases.size(), 2u);
+  EXPECT_EQ(cases[0].code, "assert add_one(0) == 1");
+  EXPECT_EQ(cases[1].code, "assert add_one(-1) == 0");
+  EXPECT_EQ(cases[0].name, "written 1");
+  EXPECT_EQ(cases[0].origin.rfind("local/coder:", 0), 0u) << cases[0].origin;
+  // At most ten.
+  std::vector<std::string> many;
+  for (int i = 0; i < 14; ++i)
+    many.push_back("assert add_one(" + std::to_string(i) + ") == " + std::to_string(i + 1));
+  EXPECT_EQ(yantra::router::written_test_cases(many, *req, "x").size(), 10u);
 }
 
 }  // namespace
