@@ -149,47 +149,6 @@ double monotonic_seconds() {
   return static_cast<double>(now_ns()) / 1e9;
 }
 
-bool Progress::stderr_is_terminal() {
-  return ::isatty(STDERR_FILENO) == 1;
-}
-
-Progress::Progress(std::string label, uint64_t total)
-    : label_(std::move(label)), total_(total), enabled_(stderr_is_terminal()) {}
-
-Progress::~Progress() {
-  finish();
-}
-
-void Progress::advance(uint64_t n) {
-  done_.fetch_add(n, std::memory_order_relaxed);
-  if (enabled_) draw(false);
-}
-
-void Progress::draw(bool force) {
-  std::unique_lock lock(draw_mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || finished_) return;
-  int64_t now = now_ns();
-  if (!force && now - last_draw_ns_ < 100'000'000) return;  // 10 redraws a second at most
-  last_draw_ns_ = now;
-  uint64_t done = std::min(done_.load(std::memory_order_relaxed), total_);
-  constexpr int kWidth = 30;
-  int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r%s [%s] %llu/%llu", label_.c_str(), bar.c_str(),
-               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_));
-  std::fflush(stderr);
-}
-
-void Progress::finish() {
-  if (!enabled_ || finished_) return;
-  draw(true);
-  std::lock_guard lock(draw_mutex_);
-  finished_ = true;
-  std::fprintf(stderr, "\r\033[K");
-  std::fflush(stderr);
-}
-
 uint64_t peak_rss_bytes() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);

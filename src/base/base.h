@@ -113,7 +113,11 @@ class FileLock {
   int fd_ = -1;
 };
 
-// A one-line progress bar on stderr when stderr is a terminal; silent otherwise.
+// Progress of long work on stderr: a bar redrawn in place when stderr is a terminal; off
+// a terminal (a log, CI), a plain line every few seconds once the work has run that long
+// ("yantra: indexing 120/1643 (7.3 %), 24.1/s, about 1 min left") and a last one when it
+// ends. YANTRA_PROGRESS_SECONDS sets the interval (0: a line per step); set_quiet silences
+// both (`--quiet`, YANTRA_QUIET). stdout is never written.
 class Progress {
  public:
   Progress(std::string label, uint64_t total);
@@ -121,16 +125,21 @@ class Progress {
   void advance(uint64_t n = 1);  // thread-safe
   void finish();
   static bool stderr_is_terminal();
+  static void set_quiet(bool quiet);
+  static bool quiet();
 
  private:
+  enum class Mode { off, bar, lines };
   void draw(bool force);
+  void line(bool last);
   std::string label_;
   uint64_t total_;
   std::atomic<uint64_t> done_{0};
-  bool enabled_;
+  Mode mode_;
   bool finished_ = false;
+  bool printed_ = false;  // lines mode: a line was written
   std::mutex draw_mutex_;
-  int64_t last_draw_ns_ = 0;
+  int64_t started_ns_ = 0, last_draw_ns_ = 0, interval_ns_ = 0;
 };
 
 // Rows of text printed as aligned columns; numbers (cells starting with a digit, '-' or

@@ -35,6 +35,7 @@ constexpr const char* kTouchedFile = "json/encoder.py";  // in the stdlib; else 
 
 // Shared with the other benchmarks through bench/internal.h.
 void progress(const std::string& line) {
+  if (Progress::quiet()) return;
   std::cerr << "yantra bench: " << line << "\n";
 }
 

@@ -68,6 +68,19 @@ const std::vector<Command>& commands() {
   return table;
 }
 
+namespace {
+
+// --quiet on `app` and every subcommand below it (`yantra bench cascade --quiet`). Not by
+// fallthrough: that would hand a subcommand's unexpected arguments to its parent, whose
+// error echoes them (a key typed as an argument must be refused without being printed).
+void add_quiet(CLI::App& app, bool& quiet) {
+  app.add_flag("--quiet", quiet, "no progress on stderr (bars, lines, bench rounds)")
+      ->envname("YANTRA_QUIET");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) add_quiet(*sub, quiet);
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
   // SQLite's allocation statistics take a process-wide mutex on every allocation and
   // nothing here reads them (a cold index makes millions of allocations on its writer).
@@ -94,11 +107,14 @@ int run(int argc, char** argv) {
     Handler h = c.declare(*sub);
     sub->callback([&handler, h] { handler = h; });
   }
+  bool quiet = false;
+  add_quiet(app, quiet);  // `yantra --quiet index .` as well as `yantra index . --quiet`
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  Progress::set_quiet(quiet);
   try {
     return handler ? handler() : print_help();
   } catch (const FatalError& e) {

@@ -1,5 +1,7 @@
-// `yantra index` draws a progress bar when stderr is a terminal and stays silent when it
-// is piped. The terminal is a real pseudo-terminal from util-linux `script`.
+// `yantra index` draws a progress bar when stderr is a terminal; piped, it writes plain
+// lines to stderr once the work has run a few seconds (YANTRA_PROGRESS_SECONDS), never to
+// stdout; --quiet silences both. The terminal is a real pseudo-terminal from util-linux
+// `script`.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,11 +56,40 @@ TEST_F(Progress, DrawnOnATerminal) {
   EXPECT_NE(out.find("40/40"), std::string::npos) << out;
 }
 
-TEST_F(Progress, SilentWhenPiped) {
+TEST_F(Progress, PlainLinesOnStderrWhenPiped) {
+  int status = -1;
+  const std::string err = (dir_ / "index.err").string();
+  std::string out =
+      capture("YANTRA_PROGRESS_SECONDS=0 " + index_cmd("lines") + " 2>" + err, &status);
+  EXPECT_EQ(status, 0) << out;
+  std::ifstream file(err);
+  std::string lines((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(lines.find("yantra: indexing "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("yantra: indexing 40/40 done in"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find('\r'), std::string::npos) << "no bar off a terminal";
+  EXPECT_EQ(out.find("yantra: indexing"), std::string::npos) << out;  // stdout keeps its own
+  EXPECT_NE(out.find("indexed 40 files"), std::string::npos) << out;
+}
+
+TEST_F(Progress, QuietSilencesTheLines) {
+  int status = -1;
+  std::string out =
+      capture("YANTRA_PROGRESS_SECONDS=0 " + index_cmd("quiet") + " --quiet 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out.find("yantra: indexing"), std::string::npos) << out;
+  out = capture("YANTRA_QUIET=1 YANTRA_PROGRESS_SECONDS=0 " + index_cmd("quiet-env") + " 2>&1",
+                &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out.find("yantra: indexing"), std::string::npos) << out;
+}
+
+TEST_F(Progress, ShortWorkStaysSilentWhenPiped) {
+  // 40 small files take far less than the default 5 s between lines.
   int status = -1;
   std::string out = capture(index_cmd("pipe") + " 2>&1", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(out.find("indexing ["), std::string::npos) << out;
+  EXPECT_EQ(out.find("yantra: indexing"), std::string::npos) << out;
   EXPECT_NE(out.find("indexed 40 files"), std::string::npos) << out;
 }
 

@@ -92,12 +92,20 @@ TEST(StudentModel, CliTrainsEvaluatesAndPredictsOnARealPackage) {
   std::string bin = YANTRA_BINARY, s = store.path.string(), out;
   ASSERT_EQ(run(bin + " index " + pkg + " --store " + s + " >/dev/null 2>&1", &out), 0);
   out.clear();
-  ASSERT_EQ(
-      run(bin + " train --store " + s + " --epochs 3 --hidden 64 --batch 256 --json 2>/dev/null",
-          &out),
-      0)
+  // Off a terminal, progress goes to stderr as plain lines (one per step at interval 0),
+  // and stdout stays one JSON document.
+  const std::string err = s + "/train.err";
+  ASSERT_EQ(run("YANTRA_PROGRESS_SECONDS=0 " + bin + " train --store " + s +
+                    " --epochs 3 --hidden 64 --batch 256 --json 2>" + err,
+                &out),
+            0)
       << out;
   auto train = nlohmann::json::parse(out);
+  std::ifstream err_file(err);
+  std::string progress((std::istreambuf_iterator<char>(err_file)), {});
+  EXPECT_NE(progress.find("yantra: epoch 1/3"), std::string::npos) << progress;
+  EXPECT_NE(progress.find("done in"), std::string::npos) << progress;
+  EXPECT_EQ(out.find("yantra: epoch"), std::string::npos) << out;
   out.clear();
   ASSERT_EQ(run(bin + " eval --store " + s + " --json 2>/dev/null", &out), 0) << out;
   auto eval = nlohmann::json::parse(out)["next_call"];
